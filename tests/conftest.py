@@ -1,0 +1,27 @@
+"""Shared test fixtures. Real MNIST is read from ../shared/data/mnist (never a copy in the repo)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST_DIR = Path(os.environ.get("BASICPROP_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST not found at {MNIST_DIR}")
+    return MNIST_DIR
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep caches (unpacked MNIST, factor classifiers) out of the user's home during tests,
+    unless BASICPROP_CACHE is already set (CI may point it at a persistent directory)."""
+    if "BASICPROP_CACHE" not in os.environ:
+        os.environ["BASICPROP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ.setdefault("BASICPROP_MNIST_DIR", str(MNIST_DIR))
+    yield
