@@ -1,0 +1,166 @@
+"""Every training default in one dataclass, the study's presets, and one validation function.
+
+Precedence: TrainConfig defaults < preset < explicit overrides (CLI options or keyword arguments).
+
+    cfg = make_config("infogan-rectangles", dataset="basicprop-rectangles", seed=3, out="runs/rect3")
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+MODELS = ("infogan", "cinfogan")
+INITS = ("dcgan", "default")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    # ---- data
+    dataset: str = "basicprop-line"     # a basicprop dataset name ("basicprop-line", "mnist", ...) or a file path
+    data_dir: str | None = None         # MNIST directory (default: $BASICPROP_MNIST_DIR)
+    data_seed: int = 0                  # seed that renders a generated BasicProp dataset
+    kind_params: dict | None = None     # BasicProp kind parameters, e.g. {"bg_noise": [0, 60]} (basicprop-* only)
+    # ---- model
+    model: str = "infogan"              # "infogan" or "cinfogan" (label y given to G and D)
+    noise_dim: int = 62                 # z ~ U(-1, 1)^noise_dim; 0 = no incompressible noise
+    cat: tuple[int, ...] = (10,)        # sizes of the categorical codes, e.g. (10, 10) for rectangles
+    cont: int = 2                       # number of continuous codes ~ U(-1, 1)
+    condition: str | None = None        # C-InfoGAN: the dataset factor given as label y (default: the first)
+    learn_cont_std: bool = False        # Q predicts a std per continuous code; False = fixed std 1 (as the paper code)
+    init: str = "dcgan"                 # "dcgan" (N(0, 0.02)) or "default" (PyTorch)
+    d_spectral_norm: bool = False       # spectral norm on D's conv/linear layers (not on Q's head)
+    d_batchnorm: bool = True            # batch norm in D's trunk (paper: yes)
+    # ---- losses
+    lambda_cat: float = 1.0             # weight of the categorical information term (paper: 1)
+    lambda_cont: float = 1.0            # weight of the continuous term, Gaussian NLL (paper code: 1 with std 1)
+    info_to_generator: bool = True      # False: G ignores the information term (the "GAN + codes, lambda = 0" row)
+    lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row)
+    real_label: float = 1.0             # D's target for real images (0.9 = one-sided label smoothing)
+    instance_noise: float = 0.0         # std of Gaussian noise added to every D input (images are in [0, 1])
+    instance_noise_steps: int = 0       # the std decays linearly to 0 over this many steps (0: constant)
+    # ---- optimisation
+    batch_size: int = 128
+    lr_d: float = 2e-4                  # Adam lr of D and Q (they share the trunk and one optimizer)
+    lr_g: float = 1e-3                  # Adam lr of G
+    beta1: float = 0.5
+    beta2: float = 0.999
+    epochs: int = 1                     # one epoch = len(dataset) // batch_size steps (batches drawn with replacement)
+    steps: int = 0                      # total steps; 0 = epochs * steps per epoch
+    # ---- run
+    seed: int = 0                       # seeds weights, latents, batches, noise: same seed on CPU -> same weights
+    device: str = "auto"                # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
+    out: str = "runs/infogan"           # run directory: ckpt.pt, log.jsonl, config.json, grids, metrics.json
+    log_every: int = 50                 # steps between JSONL records (and host syncs)
+    ckpt_every: int = 1000              # steps between checkpoints (plus one at the end)
+    eval_every: int = 0                 # steps between Q-accuracy checks and grids; 0 = once per epoch
+    eval_size: int = 5000               # real images used for the Q-accuracy check
+    threads: int = 0                    # torch.set_num_threads when > 0 (CPU)
+    progress: bool = True               # tqdm progress bar
+    preset: str | None = None           # name of the preset this config came from (informational)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["cat"] = list(self.cat)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; choose from {sorted(names)}")
+        d = dict(d)
+        if "cat" in d:
+            d["cat"] = tuple(int(k) for k in d["cat"])
+        return cls(**d)
+
+
+# Fields that may differ between a checkpoint and the config that resumes it.
+RESUMABLE_CHANGES = ("epochs", "steps", "device", "out", "log_every", "ckpt_every", "eval_every", "eval_size",
+                     "threads", "progress", "data_dir")
+
+# The study's experiment table (Evtimova & Drozdov) and this project's tuned settings.
+PRESETS: dict[str, dict] = {
+    # -- the study's table
+    "vanilla-gan": dict(cat=(), cont=0),                                   # no codes, no Q
+    "gan-codes": dict(info_to_generator=False),                            # codes fed to G, lambda = 0 for G;
+                                                                           # Q still fitted so the MI is logged
+    "infogan": dict(),                                                     # the paper: Cat(10) + 2 cont + 62 z
+    "infogan-no-z": dict(noise_dim=0),                                     # only latent codes
+    "infogan-cat-only": dict(noise_dim=0, cont=0),                         # a single Cat(10), no z
+    "infogan-real-mi": dict(lambda_real_mi=1.0),                           # "thought on I": + I(c_hat; x) on real x
+    # -- tuned for BasicProp
+    "infogan-line": dict(),
+    "infogan-rectangles": dict(cat=(10, 10)),
+    "demo-line": dict(steps=300),
+    # -- C-InfoGAN (the conditional report): label y to G and D, codes catch what the label does not say
+    "cinfogan": dict(model="cinfogan", cat=(), cont=2),
+}
+
+
+def make_config(preset: str | None = None, **overrides) -> TrainConfig:
+    """Defaults, then the preset, then ``overrides``; validated."""
+    d = TrainConfig().to_dict()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        d.update(PRESETS[preset])
+        d["preset"] = preset
+    unknown = sorted(set(overrides) - set(d))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; choose from {sorted(d)}")
+    d.update(overrides)
+    cfg = TrainConfig.from_dict(d)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """All cross-option checks in one place; raises ValueError with a readable message."""
+    def need(ok: bool, msg: str) -> None:
+        if not ok:
+            raise ValueError(msg)
+
+    need(cfg.model in MODELS, f"unknown model {cfg.model!r}; choose from {list(MODELS)}")
+    need(cfg.init in INITS, f"unknown init {cfg.init!r}; choose from {list(INITS)}")
+    need(cfg.device in DEVICES or cfg.device.startswith("cuda:"),
+         f"unknown device {cfg.device!r}; choose from {list(DEVICES)} or cuda:N")
+    need(cfg.noise_dim >= 0, f"noise_dim must be >= 0, got {cfg.noise_dim}")
+    need(all(k >= 2 for k in cfg.cat), f"every categorical code needs at least 2 values, got {list(cfg.cat)}")
+    need(cfg.cont >= 0, f"cont (number of continuous codes) must be >= 0, got {cfg.cont}")
+    need(cfg.noise_dim + sum(cfg.cat) + cfg.cont > 0 or cfg.model == "cinfogan",
+         "the generator has no input: give noise_dim > 0 or at least one code")
+    for name in ("lambda_cat", "lambda_cont", "lambda_real_mi", "instance_noise"):
+        need(getattr(cfg, name) >= 0, f"{name} must be >= 0, got {getattr(cfg, name)}")
+    need(cfg.lambda_real_mi == 0 or cfg.cat, "lambda_real_mi > 0 needs a categorical code (--cat K)")
+    need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")
+    need(cfg.instance_noise_steps >= 0, "instance_noise_steps must be >= 0")
+    need(cfg.batch_size >= 2, f"batch_size must be >= 2 (batch norm), got {cfg.batch_size}")
+    need(cfg.lr_d > 0 and cfg.lr_g > 0, "learning rates must be > 0")
+    need(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)")
+    need(cfg.epochs >= 1 or cfg.steps >= 1, "train for at least one step: epochs >= 1 or steps >= 1")
+    need(cfg.steps >= 0 and cfg.epochs >= 0, "epochs and steps must be >= 0")
+    for name in ("log_every", "ckpt_every"):
+        need(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
+    need(cfg.eval_every >= 0 and cfg.eval_size >= 0, "eval_every and eval_size must be >= 0")
+    need(cfg.condition is None or cfg.model == "cinfogan", "condition is only used by --model cinfogan")
+    need(bool(cfg.out), "out (the run directory) must be set")
+    need(cfg.kind_params is None or (isinstance(cfg.kind_params, dict) and cfg.dataset.startswith("basicprop-")),
+         "kind_params is a dict of BasicProp kind parameters and only applies to basicprop-* datasets")
+
+
+def field_types() -> dict[str, type]:
+    """Field name -> the python type a string override is parsed into (for the CLI's --set)."""
+    out = {}
+    for f in fields(TrainConfig):
+        d = f.default
+        if f.name == "cat":
+            out[f.name] = tuple
+        elif f.name in ("data_dir", "condition", "preset"):
+            out[f.name] = str
+        elif f.name == "kind_params":
+            out[f.name] = dict
+        else:
+            out[f.name] = type(d)
+    return out

@@ -1,0 +1,139 @@
+"""InfoGAN (Chen et al. 2016): a GAN whose generator G(z, c) is asked to keep its codes c readable by Q.
+
+The model owns its update, the trainer owns the schedule:
+
+    stats = model.train_step(batch, optims, generator=gen, noise_std=0.1)
+
+One step, as in the paper's code:
+  1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
+     lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images.
+  2. G step: non-saturating -log D(G(z, c)) plus the same information term (unless info_to_generator=False).
+The returned stats are detached 0-d tensors (no host sync); the trainer averages them at log time.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from . import losses
+from .latent import CodeSpec, Latent, sample_latent
+from .nets import Discriminator, Generator, QOut, init_weights
+
+
+class Batch(NamedTuple):
+    x: torch.Tensor               # (n, 1, 28, 28) float in [0, 1]
+    y: torch.Tensor | None = None  # (n,) long condition label (C-InfoGAN), else None
+
+
+class InfoGAN(nn.Module):
+    conditional = False
+
+    def __init__(self, spec: CodeSpec, *, lambda_cat: float = 1.0, lambda_cont: float = 1.0,
+                 info_to_generator: bool = True, lambda_real_mi: float = 0.0, real_label: float = 1.0,
+                 learn_cont_std: bool = False, d_spectral_norm: bool = False, d_batchnorm: bool = True,
+                 init: str = "dcgan"):
+        super().__init__()
+        if spec.cond and not self.conditional:
+            raise ValueError("InfoGAN is unconditional; use CInfoGAN for a code spec with cond > 0")
+        self.spec = spec
+        self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
+        self.info_to_generator = info_to_generator
+        self.lambda_real_mi = lambda_real_mi
+        self.real_label = real_label
+        self.G = Generator(spec)
+        self.D = Discriminator(spec, learn_cont_std=learn_cont_std, spectral_norm=d_spectral_norm,
+                               batchnorm=d_batchnorm)
+        init_weights(self.G, init)
+        init_weights(self.D, init)
+        self._entropy = spec.code_entropies()
+
+    @classmethod
+    def from_config(cls, spec: CodeSpec, cfg) -> "InfoGAN":
+        return cls(spec, lambda_cat=cfg.lambda_cat, lambda_cont=cfg.lambda_cont,
+                   info_to_generator=cfg.info_to_generator, lambda_real_mi=cfg.lambda_real_mi,
+                   real_label=cfg.real_label, learn_cont_std=cfg.learn_cont_std,
+                   d_spectral_norm=cfg.d_spectral_norm, d_batchnorm=cfg.d_batchnorm, init=cfg.init)
+
+    # ---- pieces
+    def generate(self, latent: Latent) -> torch.Tensor:
+        return self.G(latent.to_input(self.spec))
+
+    def make_optimizers(self, lr_d: float, lr_g: float, betas: tuple[float, float]) -> dict:
+        """One Adam for D + Q (shared trunk), one for G."""
+        return {"D": torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas),
+                "G": torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas)}
+
+    def info_loss(self, q: QOut, latent: Latent) -> tuple[torch.Tensor, dict]:
+        """lambda-weighted -log Q(c | x) over all codes, and per-code NLL and MI lower bounds (detached)."""
+        spec, stats = self.spec, {}
+        total = latent.z.new_zeros(())
+        for i, logits in enumerate(q.cat_logits):
+            nll = losses.categorical_nll(logits, latent.cat[:, i])
+            total = total + self.lambda_cat * nll
+            stats[f"mi/cat{i}"] = losses.mi_lower_bound(self._entropy[f"cat{i}"], nll.detach())
+        if spec.cont:
+            total = total + self.lambda_cont * losses.gaussian_nll(latent.cont, q.cont_mean, q.cont_logstd)
+            per_dim = losses.gaussian_nll_per_dim(latent.cont.detach(), q.cont_mean.detach(),
+                                                  None if q.cont_logstd is None else q.cont_logstd.detach())
+            fitted = losses.gaussian_nll_fitted_std(latent.cont.detach(), q.cont_mean.detach())
+            for j in range(spec.cont):
+                stats[f"mi/cont{j}"] = losses.mi_lower_bound(self._entropy[f"cont{j}"], per_dim[j])
+                stats[f"mi/cont{j}_fit"] = losses.mi_lower_bound(self._entropy[f"cont{j}"], fitted[j])
+        return total, stats
+
+    @staticmethod
+    def _noisy(x: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
+        if std <= 0:
+            return x
+        return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+    # ---- the update
+    def train_step(self, batch: Batch, optims: dict, *, generator: torch.Generator,
+                   noise_std: float = 0.0) -> dict[str, torch.Tensor]:
+        G, D, spec = self.G, self.D, self.spec
+        x_real, y = batch
+        n = x_real.shape[0]
+        latent = sample_latent(spec, n, generator, y=y if spec.cond else None)
+        fake = G(latent.to_input(spec))
+
+        # 1. D and Q
+        D.requires_grad_(True)
+        optims["D"].zero_grad(set_to_none=True)
+        d_real, h_real = D(self._noisy(x_real, noise_std, generator), y)
+        d_fake, h_fake = D(self._noisy(fake.detach(), noise_std, generator), latent.y)
+        loss_gan_d = losses.d_loss(d_real, d_fake, self.real_label)
+        info_d, stats = self.info_loss(D.q(h_fake), latent)
+        loss_d = loss_gan_d + info_d
+        if self.lambda_real_mi > 0:
+            real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
+            loss_d = loss_d - self.lambda_real_mi * real_mi
+            stats["mi/real"] = real_mi.detach()
+        loss_d.backward()
+        optims["D"].step()
+
+        # 2. G (D frozen: no weight gradients computed for it)
+        D.requires_grad_(False)
+        optims["G"].zero_grad(set_to_none=True)
+        d_fake_g, h_fake_g = D(self._noisy(fake, noise_std, generator), latent.y)
+        loss_gan_g = losses.g_loss_nonsaturating(d_fake_g)
+        loss_g = loss_gan_g
+        if self.info_to_generator and spec.has_codes:
+            info_g, _ = self.info_loss(D.q(h_fake_g), latent)
+            loss_g = loss_g + info_g
+        loss_g.backward()
+        optims["G"].step()
+        D.requires_grad_(True)
+
+        stats.update({
+            "loss/d": loss_gan_d.detach(), "loss/g": loss_gan_g.detach(), "loss/info": info_d.detach(),
+            "d/real": torch.sigmoid(d_real.detach()).mean(), "d/fake": torch.sigmoid(d_fake.detach()).mean(),
+        })
+        return stats
+
+    # ---- evaluation helpers
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> QOut:
+        """Q's code parameters for images x (n, 1, 28, 28) in [0, 1]; call in eval mode."""
+        return self.D.q(self.D.trunk(x))

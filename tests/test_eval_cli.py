@@ -1,0 +1,100 @@
+"""`python -m eval score` / `python -m eval disentangle` command lines: outputs, and one-line errors (exit 2)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from eval.cli import group
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 5, (600, 2))
+    codes = np.c_[f[:, 0], f[:, 1] + rng.normal(0, 0.05, 600)]
+    np.save(tmp_path / "codes.npy", codes)
+    np.save(tmp_path / "factors.npy", f)
+    np.save(tmp_path / "short.npy", codes[:10])
+    return tmp_path
+
+
+def run(*args):
+    result = CliRunner().invoke(group, list(args), prog_name="python -m eval")
+    return result.exit_code, result.output
+
+
+def test_score_prints_table_and_writes_json_and_heatmap(arrays):
+    code, out = run("score", "--codes", str(arrays / "codes.npy"), "--factors", str(arrays / "factors.npy"),
+                    "--json", str(arrays / "r.json"), "--heatmap", str(arrays / "mi.png"), "--no-dci", "--no-mlp",
+                    "--code-names", "a,b", "--factor-names", "x,y")
+    assert code == 0, out
+    assert "MIG" in out and "best factor" in out
+    rep = json.loads((arrays / "r.json").read_text())
+    assert rep["mig"] > 0.95 and rep["code_names"] == ["a", "b"] and rep["code_discrete"] == [True, False]
+    assert rep["setting.dci"] is False and rep["version.numpy"]
+    assert (arrays / "mi.png").stat().st_size > 1000
+
+
+def test_score_as_python_module(arrays):
+    proc = subprocess.run([sys.executable, "-m", "eval", "score", "--codes", str(arrays / "codes.npy"),
+                           "--factors", str(arrays / "factors.npy"), "--no-dci", "--no-probes"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "MIG" in proc.stdout
+
+
+@pytest.mark.parametrize("codes, factors, extra, message", [
+    ("missing.npy", "factors.npy", [], "not found"),
+    ("short.npy", "factors.npy", [], "samples"),
+    ("codes.npy", "codes.npy", [], "integer"),
+    ("codes.npy", "factors.npy", ["--discrete", "0,7"], "out of range"),
+    ("codes.npy", "factors.npy", ["--code-names", "a"], "names"),
+])
+def test_score_bad_input_one_line_exit_2(arrays, codes, factors, extra, message):
+    result = CliRunner().invoke(group, ["score", "--codes", str(arrays / codes), "--factors", str(arrays / factors),
+                                        *extra])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def test_score_bad_input_from_the_shell(arrays):
+    proc = subprocess.run([sys.executable, "-m", "eval", "score", "--codes", str(arrays / "missing.npy"),
+                           "--factors", str(arrays / "factors.npy")], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: codes file not found: {arrays / 'missing.npy'}"]
+
+
+def test_disentangle_missing_checkpoint_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "eval", "disentangle", "--ckpt", str(tmp_path / "nope.pt")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+
+
+def test_disentangle_cli_defaults_match_the_config():
+    from eval.cli import disentangle_command
+    from eval.disentangle import DisentangleConfig
+    d = DisentangleConfig()
+    for p in disentangle_command.params:
+        if p.name != "ckpt":
+            assert getattr(d, p.name) == p.default, p.name
+
+
+def test_score_cli_defaults_match_the_config():
+    from eval.cli import score_command
+    from eval.score import ScoreConfig
+    d = ScoreConfig()
+    for p in score_command.params:
+        if hasattr(d, p.name):
+            assert getattr(d, p.name) == p.default, p.name

@@ -1,0 +1,193 @@
+"""gan_models: shapes, losses and single optimisation steps on random tensors (fast, CPU)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_models import losses
+from gan_models.checkpoint import build_model
+from gan_models.cinfogan import CInfoGAN
+from gan_models.config import PRESETS, TrainConfig, make_config, validate
+from gan_models.infogan import Batch, InfoGAN
+from gan_models.latent import CodeSpec, sample_latent, traversal_latent
+from gan_models.monitor import code_factor_accuracy, hungarian_accuracy
+
+torch.set_num_threads(2)
+
+
+def _model(preset: str, cond: int = 0, **kw):
+    cfg = make_config(preset, **kw)
+    spec = CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, cond if cfg.model == "cinfogan" else 0)
+    torch.manual_seed(0)
+    return build_model(cfg.to_dict(), spec), cfg
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_shapes_and_one_step_for_every_preset(preset):
+    model, cfg = _model(preset, cond=10)
+    spec = model.spec
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(spec, 8, gen)
+    assert lat.z.shape == (8, spec.noise_dim) and lat.cat.shape == (8, spec.n_cat) and lat.cont.shape == (8, spec.cont)
+    assert lat.to_input(spec).shape == (8, spec.input_dim)
+    with torch.no_grad():
+        x = model.generate(lat)
+    assert x.shape == (8, 1, 28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
+    logit, h = model.D(x, lat.y)
+    assert logit.shape == (8,) and h.shape == (8, 1024)
+    q = model.D.q(h)
+    assert [t.shape for t in q.cat_logits] == [(8, k) for k in spec.cat]
+    assert q.cont_mean.shape == (8, spec.cont)
+    optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
+    y = lat.y if spec.cond else None
+    stats = model.train_step(Batch(torch.rand(8, 1, 28, 28), y), optims, generator=gen, noise_std=0.1)
+    assert all(v.dim() == 0 and torch.isfinite(v) for v in stats.values())
+    for i in range(spec.n_cat):
+        assert f"mi/cat{i}" in stats
+    for j in range(spec.cont):
+        assert f"mi/cont{j}" in stats
+
+
+def test_presets_match_the_study_table():
+    assert make_config("vanilla-gan").cat == () and make_config("vanilla-gan").cont == 0
+    assert make_config("gan-codes").info_to_generator is False
+    assert make_config("infogan-no-z").noise_dim == 0
+    c = make_config("infogan-cat-only")
+    assert c.noise_dim == 0 and c.cont == 0 and c.cat == (10,)
+    assert make_config("infogan-real-mi").lambda_real_mi > 0
+    assert make_config("infogan-rectangles").cat == (10, 10)
+
+
+def test_config_errors_are_readable():
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        make_config("nope")
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['lr'\]"):
+        make_config(lr=1.0)
+    with pytest.raises(ValueError, match="at least 2 values"):
+        make_config(cat=(1,))
+    with pytest.raises(ValueError, match="unknown model"):
+        validate(TrainConfig(model="vae"))
+    with pytest.raises(ValueError, match="no input"):
+        make_config(noise_dim=0, cat=(), cont=0)
+    assert TrainConfig.from_dict(make_config().to_dict()) == make_config()
+
+
+def test_categorical_loss_applies_softmax_once():
+    """Regression (double softmax): confident correct logits give ~0 loss, and the loss is -log_softmax."""
+    logits = torch.full((4, 10), 0.0)
+    target = torch.tensor([0, 3, 5, 9])
+    logits[torch.arange(4), target] = 30.0
+    assert float(losses.categorical_nll(logits, target)) < 1e-6   # softmax(softmax(.)) would give ~log(10) - 1
+    logits = torch.randn(6, 7, generator=torch.Generator().manual_seed(1))
+    target = torch.tensor([0, 1, 2, 3, 4, 6])
+    want = -F.log_softmax(logits, 1)[torch.arange(6), target].mean()
+    assert torch.allclose(losses.categorical_nll(logits, target), want)
+    # and the model feeds Q's raw logits to it (no softmax in the Q head)
+    model, _ = _model("infogan", cont=0)
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(model.spec, 16, gen)
+    with torch.no_grad():
+        q = model.D.q(model.D(model.generate(lat))[1])
+        total, stats = model.info_loss(q, lat)
+    assert not torch.allclose(q.cat_logits[0].sum(1), torch.ones(16))
+    assert torch.allclose(total, F.cross_entropy(q.cat_logits[0], lat.cat[:, 0]))
+    assert math.isclose(float(stats["mi/cat0"]), math.log(10) - float(total), abs_tol=1e-6)
+
+
+def test_gaussian_nll_and_mi_bounds():
+    g = torch.Generator().manual_seed(0)
+    x, mean, logstd = torch.randn(50, 3, generator=g), torch.randn(50, 3, generator=g), torch.randn(50, 3, generator=g)
+    want = -torch.distributions.Normal(mean, logstd.exp()).log_prob(x).sum(1).mean()
+    assert torch.allclose(losses.gaussian_nll(x, mean, logstd), want, atol=1e-5)
+    want1 = -torch.distributions.Normal(mean, 1.0).log_prob(x).sum(1).mean()
+    assert torch.allclose(losses.gaussian_nll(x, mean), want1, atol=1e-5)
+    # U(-1, 1) code: H = log 2; a perfect Q with fixed std 1 still only reaches log 2 - 0.5 log(2 pi)
+    c = torch.rand(100, 1) * 2 - 1
+    bound = losses.mi_lower_bound(math.log(2), losses.gaussian_nll_per_dim(c, c)[0])
+    assert math.isclose(float(bound), math.log(2) - 0.5 * math.log(2 * math.pi), rel_tol=1e-6)
+    # an uninformative Q (mean 0) fitted std: bound = log 2 - 0.5 log(2 pi e / 3) < 0 = the true MI
+    c = torch.linspace(-1, 1, 100001)[:, None]
+    assert float(losses.mi_lower_bound(math.log(2), losses.gaussian_nll_fitted_std(c, torch.zeros_like(c))[0])) < 0
+
+
+def test_real_data_mi_known_answers():
+    k = 10
+    confident_balanced = torch.eye(k).repeat(3, 1) * 50.0
+    assert math.isclose(float(losses.real_data_mi(confident_balanced)), math.log(k), rel_tol=1e-4)
+    collapsed = torch.zeros(30, k)
+    collapsed[:, 2] = 50.0
+    assert abs(float(losses.real_data_mi(collapsed))) < 1e-4
+    assert abs(float(losses.real_data_mi(torch.zeros(30, k)))) < 1e-5
+
+
+def test_q_gradient_reaches_the_shared_trunk():
+    """Regression: Q must sit on D's trunk, so the information loss trains the trunk's first layer."""
+    model, _ = _model("infogan")
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(model.spec, 16, gen)
+    _, h = model.D(model.generate(lat).detach())
+    total, _ = model.info_loss(model.D.q(h), lat)
+    total.backward()
+    first_conv = model.D.trunk[0].weight
+    assert first_conv.grad is not None and float(first_conv.grad.abs().sum()) > 0
+    assert model.D.head.weight.grad is None                       # the GAN head is untouched by Q's loss
+
+
+def test_one_step_on_a_fixed_batch_lowers_the_info_loss():
+    model, cfg = _model("infogan")
+    optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
+    real = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+
+    def info_now():
+        gen = torch.Generator().manual_seed(7)
+        lat = sample_latent(model.spec, 32, gen)
+        with torch.no_grad():
+            return float(model.info_loss(model.D.q(model.D(model.generate(lat))[1]), lat)[0])
+
+    before = info_now()
+    model.train_step(Batch(real), optims, generator=torch.Generator().manual_seed(7))   # same latent as info_now
+    after = info_now()
+    assert after < before
+
+
+def test_cinfogan_conditions_g_and_d():
+    spec = CodeSpec(noise_dim=8, cat=(), cont=2, cond=10)
+    torch.manual_seed(0)
+    model = CInfoGAN(spec)
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(spec, 6, gen)
+    assert lat.y.shape == (6,)
+    x = model.generate(lat)
+    a, _ = model.D(x, lat.y)
+    b, _ = model.D(x, (lat.y + 1) % 10)
+    assert not torch.allclose(a, b)                                # D(x, y) depends on y
+    with pytest.raises(ValueError, match="conditional"):
+        model.D(x)
+    with pytest.raises(ValueError, match="CInfoGAN"):
+        InfoGAN(spec)
+
+
+def test_traversal_grid_layout():
+    spec = CodeSpec(noise_dim=4, cat=(10,), cont=2)
+    lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0), cont_index=1, n_cols=5)
+    assert (rows, cols) == (10, 5) and len(lat) == 50
+    assert torch.equal(lat.cat[:, 0], torch.arange(10).repeat_interleave(5))
+    assert torch.allclose(lat.cont[:5, 1], torch.linspace(-1, 1, 5))
+    assert torch.equal(lat.z, lat.z[:1].expand(50, -1)) and torch.equal(lat.cont[:, 0], lat.cont[:1, 0].expand(50))
+
+
+def test_hungarian_accuracy_known_answers():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 10, 2000)
+    perm = rng.permutation(10)
+    assert hungarian_accuracy(perm[truth], truth) == 1.0
+    assert hungarian_accuracy(rng.integers(0, 10, 2000), truth) < 0.2
+    assert hungarian_accuracy(np.zeros(2000, int), truth) < 0.15       # one cluster can match one class only
+    f = np.stack([truth, rng.integers(0, 10, 2000)], 1)
+    acc = code_factor_accuracy(np.stack([f[:, 1], perm[truth]], 1), f, ("a", "b"))
+    assert acc["acc/a"] == 1.0 and acc["acc/b"] == 1.0 and acc["acc/cat0/a"] < 0.2
