@@ -98,3 +98,11 @@ def test_score_cli_defaults_match_the_config():
     for p in score_command.params:
         if hasattr(d, p.name):
             assert getattr(d, p.name) == p.default, p.name
+
+
+def test_score_through_the_top_level_cli(arrays):
+    proc = subprocess.run([sys.executable, "cli.py", "eval", "score", "--codes", str(arrays / "codes.npy"),
+                           "--factors", str(arrays / "factors.npy"), "--no-dci", "--no-probes"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "MIG" in proc.stdout
