@@ -130,6 +130,8 @@ def q_codes(q, spec) -> tuple[np.ndarray, list[str], list[bool]]:
         mean = q.cont_mean.cpu().numpy().astype(np.float64)
         cols += [mean[:, j] for j in range(mean.shape[1])]
         names += [f"cont{j}" for j in range(mean.shape[1])]
+    if not cols:
+        raise ValueError("Q of this checkpoint predicts no codes (only the C-InfoGAN label): nothing to score")
     return np.stack(cols, axis=1), names, [True] * len(q.cat_logits) + [False] * spec.cont
 
 

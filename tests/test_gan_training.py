@@ -15,7 +15,6 @@ from gan_models.checkpoint import read_checkpoint
 from gan_models.cli import commands
 from gan_models.infogan import InfoGAN
 
-torch.set_num_threads(2)
 
 TINY = dict(dataset="basicprop-line", batch_size=16, log_every=2, ckpt_every=100, eval_size=200, progress=False)
 

@@ -16,7 +16,6 @@ from gan_models.infogan import Batch, InfoGAN
 from gan_models.latent import CodeSpec, sample_latent, traversal_latent
 from gan_models.monitor import code_factor_accuracy, hungarian_accuracy
 
-torch.set_num_threads(2)
 
 
 def _model(preset: str, cond: int = 0, **kw):
