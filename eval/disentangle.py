@@ -16,13 +16,15 @@ factor classifiers of :mod:`eval.oracles` (cached; their test accuracy is report
 measurements (line position and rectangle heights as checks of the classifiers; MNIST slant and width as
 factors). Codes ``y`` (C-InfoGAN label), ``cat0..``, ``cont0..`` as sampled, against the measured factors:
 MI matrix, MIG, SAP, one-to-one accuracy / NMI / ARI, Spearman rank correlation of every continuous code with
-every measured factor (ordinal factors and slant/width).
+every ordered factor (BasicProp factors with numeric values, MNIST slant and width; not the digit or a shape
+name).
 
 **Traversal test** — for ``traversal_bases`` base latents, sweep one code alone (every value of a categorical
 code, ``traversal_steps`` values of a continuous one on [-1, 1], the label of C-InfoGAN) and measure every
 image. ``TRAVERSAL_CHANGE[code][factor]`` is, for a discrete measured factor, the fraction of adjacent sweep
 steps at which it changes (averaged over bases) and, for a continuous one (slant, width), the absolute mean
-over bases of the Spearman correlation between sweep position and the measurement: both 0 when the factor
+over bases of the Spearman correlation between sweep position and the measurement, times the sweep's mean range
+relative to the measurement's 10th-90th percentile spread on real images (capped at 1): both 0 when the factor
 does not move, 1 when it follows the code at every step. One code should move one factor:
 ``TRAVERSAL_GAP`` is, per code, the largest minus the second-largest entry of its row.
 
@@ -44,11 +46,12 @@ from scipy.stats import spearmanr
 from eval import report
 from eval.discretize import histogram_discretize
 from eval.mutual_info import MI_NORMALIZED
-from eval.oracles import ClassifierConfig, Measurer, build_measurer, slant_width, to_uint8
+from eval.oracles import ClassifierConfig, Measurer, build_measurer, ordinal_factors, slant_width, to_uint8
 from eval.score import CODE_NAMES, FACTOR_NAMES, ScoreConfig, score
 
 SPEARMAN = "spearman"                        # (C_cont, K) rank correlation, continuous codes × factors
 SPEARMAN_CODES = "spearman_codes"
+SPEARMAN_FACTORS = "spearman_factors"        # the ordered factors and continuous measurements it covers
 TRAVERSAL_CODES = "codes"
 TRAVERSAL_FACTORS = "factors"
 TRAVERSAL_CHANGE = "change"                  # (C, K) in [0, 1]
@@ -146,6 +149,16 @@ def spearman_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
+def add_spearman(result: dict, codes: np.ndarray, discrete: Sequence[bool], raw: np.ndarray,
+                 ordinal: Sequence[bool]) -> None:
+    """Spearman of every continuous code with every ordered factor / continuous measurement, into ``result``."""
+    cont = [i for i, d in enumerate(discrete) if not d]
+    cols = [j for j, o in enumerate(ordinal) if o]
+    result[SPEARMAN_CODES] = [result[CODE_NAMES][i] for i in cont]
+    result[SPEARMAN_FACTORS] = [result[FACTOR_NAMES][j] for j in cols]
+    result[SPEARMAN] = spearman_matrix(codes[:, cont], raw[:, cols]).tolist()
+
+
 def factor_matrix(values: dict[str, np.ndarray], measurer: Measurer, num_bins: int):
     """Measured values -> (N, K) int factors (continuous ones binned), names, binned mask, raw (N, K) float."""
     names = measurer.names
@@ -188,13 +201,22 @@ def sweep_latent(base, part: str, index: int, values: torch.Tensor):
     return _with(lat, cont=cont)
 
 
-def change_rate(values: np.ndarray, continuous: bool) -> float:
-    """values (B, S) measured along sweeps -> 0 (never moves) .. 1 (moves at every step / perfectly monotone)."""
+def change_rate(values: np.ndarray, continuous: bool, scale: float | None = None) -> float:
+    """values (B, S) measured along sweeps -> 0 (never moves) .. 1 (moves at every step / monotone and large).
+
+    Discrete: fraction of adjacent steps at which the value changes. Continuous: |mean over bases of the
+    Spearman correlation of value and step|, times min(1, mean range along the sweep / ``scale``) when a
+    reference ``scale`` (spread of the measurement on real images) is given, so a consistent but invisible
+    drift does not count as moving the factor.
+    """
     if not continuous:
         return float(np.mean(values[:, 1:] != values[:, :-1]))
     steps = np.arange(values.shape[1])
     rhos = [spearmanr(steps, row).statistic if np.ptp(row) > 0 else 0.0 for row in values]
-    return float(abs(np.mean(rhos)))
+    effect = abs(float(np.mean(rhos)))
+    if scale is not None and scale > 0:
+        effect *= min(1.0, float(np.mean(np.ptp(values, axis=1))) / scale)
+    return effect
 
 
 def _short_names(names: Sequence[str]) -> list[str]:
@@ -213,8 +235,12 @@ def _annotation(values: dict[str, np.ndarray], measurer: Measurer, idx: int) -> 
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
-def traversal(model, measurer: Measurer, layout, config: DisentangleConfig, generator: torch.Generator):
-    """Sweep each code alone over ``traversal_bases`` base latents -> (result dict, grid images, labels, notes)."""
+def traversal(model, measurer: Measurer, layout, config: DisentangleConfig, generator: torch.Generator,
+              scales: dict[str, float] | None = None):
+    """Sweep each code alone over ``traversal_bases`` base latents -> (result dict, grid images, labels, notes).
+
+    ``scales``: reference spread of each continuous measurement (see :func:`change_rate`)."""
+    scales = scales or {}
     spec = model.spec
     base = model.sample_latent(config.traversal_bases, generator)
     cont_flags = [m.continuous for m in measurer.factors]
@@ -227,7 +253,8 @@ def traversal(model, measurer: Measurer, layout, config: DisentangleConfig, gene
         images = to_uint8(model.generate(sweep_latent(base, part, index, values)))
         measured = measurer.measure(images, which="factors")
         for f, fname in enumerate(measurer.names):
-            change[c, f] = change_rate(np.asarray(measured[fname]).reshape(config.traversal_bases, s), cont_flags[f])
+            change[c, f] = change_rate(np.asarray(measured[fname]).reshape(config.traversal_bases, s), cont_flags[f],
+                                       scales.get(fname))
         cols = np.unique(np.linspace(0, s - 1, min(s, config.grid_columns)).round().astype(int))
         for b in range(n_grid):
             idx = b * s + cols
@@ -327,6 +354,8 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
         rep["enc.excluded_factor"] = cond
     enc_factors, enc_binned = real_factors, [False] * real_factors.shape[1]
     enc_raw = real_factors.astype(np.float64)
+    ds_ordinal = ordinal_factors(ds.meta) if ds.meta.get("kind") else {}
+    enc_ordinal = [ds_ordinal.get(n, False) for n in enc_fnames]
     if ds.meta.get("kind") == "mnist":
         sw = slant_width(real_images)
         enc_raw = np.concatenate([enc_raw, sw], axis=1)
@@ -334,12 +363,11 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
                                                              for j in range(2)], axis=1)], axis=1)
         enc_fnames += ["slant", "width"]
         enc_binned += [True, True]
+        enc_ordinal += [True, True]
     lap("encode")
     enc = score(enc_codes, enc_factors, rng=rng, discrete=enc_disc, config=base_cfg, code_names=enc_names,
                 factor_names=enc_fnames, binned=enc_binned)
-    cont_idx = [i for i, d in enumerate(enc_disc) if not d]
-    enc[SPEARMAN_CODES] = [enc_names[i] for i in cont_idx]
-    enc[SPEARMAN] = spearman_matrix(enc_codes[:, cont_idx], enc_raw).tolist()
+    add_spearman(enc, enc_codes, enc_disc, enc_raw, enc_ordinal)
     rep["enc.dataset"] = ds.name
     rep.update(report.flatten("enc.", enc))
     lap("encoder_metrics")
@@ -356,9 +384,7 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
     gen_cfg = replace(base_cfg, dci=False, probes=False)
     gen_res = score(gen_codes, gen_factors, rng=rng, discrete=gen_disc, config=gen_cfg, code_names=gen_names,
                     factor_names=gen_fnames, binned=gen_binned)
-    cont_idx = [i for i, d in enumerate(gen_disc) if not d]
-    gen_res[SPEARMAN_CODES] = [gen_names[i] for i in cont_idx]
-    gen_res[SPEARMAN] = spearman_matrix(gen_codes[:, cont_idx], gen_raw).tolist()
+    add_spearman(gen_res, gen_codes, gen_disc, gen_raw, [m.ordinal for m in measurer.factors])
     rep.update(report.flatten("gen.", gen_res))
     for chk in measurer.checks:
         rep[f"gen.check.{chk.twin_of}.{CHECK_AGREEMENT}"] = float(np.mean(measured[chk.name] == measured[chk.twin_of]))
@@ -370,15 +396,17 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
         else:
             rep[f"cinfogan.{LABEL_FIDELITY}"] = None
             log(f"warning: condition factor {cond!r} is not measured; label fidelity not computed")
-        rho = np.asarray(gen_res[SPEARMAN])
         for r, code in enumerate(gen_res[SPEARMAN_CODES]):
-            for f, fname in enumerate(gen_fnames):
+            for f, fname in enumerate(gen_res[SPEARMAN_FACTORS]):
                 if fname != cond:
-                    rep[f"cinfogan.rho.{code}.{fname}"] = float(rho[r, f])
+                    rep[f"cinfogan.rho.{code}.{fname}"] = gen_res[SPEARMAN][r][f]
     lap("generator_metrics")
 
     # ------------------------------------------------------------------------------------ traversal test
-    trav, grid, row_labels, notes = traversal(model, measurer, layout, config, gen)
+    # reference spread (10th to 90th percentile on the real images) of continuous measurements such as slant
+    scales = {name: float(np.subtract(*np.percentile(enc_raw[:, j], [90, 10])))
+              for j, name in enumerate(enc_fnames) if enc_binned[j]}
+    trav, grid, row_labels, notes = traversal(model, measurer, layout, config, gen, scales)
     rep.update(report.flatten("trav.", trav))
     lap("traversal")
 
@@ -406,11 +434,11 @@ def format_report(rep: dict) -> str:
     """The human-readable text of a :func:`disentangle` report (printed by the CLI)."""
     enc, gen, trav = unflatten(rep, "enc."), unflatten(rep, "gen."), unflatten(rep, "trav.")
     out = [report.format_table(enc, f"== encoder direction: Q on real images ({rep.get('enc.dataset')})")]
-    if enc.get(SPEARMAN_CODES):
+    if enc.get(SPEARMAN_CODES) and enc.get(SPEARMAN_FACTORS):
         out.append(_spearman_text(enc))
     out.append("")
     out.append(report.format_table(gen, "== generator direction: sampled codes vs factors measured on generated images"))
-    if gen.get(SPEARMAN_CODES):
+    if gen.get(SPEARMAN_CODES) and gen.get(SPEARMAN_FACTORS):
         out.append(_spearman_text(gen))
     checks = {k: v for k, v in rep.items() if k.startswith("gen.check.")}
     for k, v in checks.items():
@@ -439,7 +467,7 @@ def format_report(rep: dict) -> str:
 
 
 def _spearman_text(res: dict) -> str:
-    names = res[FACTOR_NAMES]
+    names = res[SPEARMAN_FACTORS]
     rows = [["Spearman", *names]]
     for code, row in zip(res[SPEARMAN_CODES], res[SPEARMAN]):
         rows.append([code, *[f"{v:+.2f}" for v in row]])

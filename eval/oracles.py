@@ -153,7 +153,7 @@ class FactorClassifier:
     test_accuracy: float
     info: dict = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
-    batch_size: int = 2048
+    batch_size: int = 256  # CPU inference is fastest around here
 
     @torch.no_grad()
     def predict(self, images) -> np.ndarray:
@@ -307,6 +307,7 @@ class Measurement:
     n_classes: int | None = None
     test_accuracy: float | None = None
     twin_of: str | None = None        # an analytic check of this classifier factor
+    ordinal: bool = True              # values are ordered (positions, heights, slant), not names (digit, shape)
 
 
 @dataclass
@@ -370,12 +371,26 @@ def build_measurer(meta: dict, *, use_classifiers: bool = True, config: Classifi
             raise ValueError("the checkpoint's dataset metadata names no kind; cannot train factor classifiers")
         kind = get_kind(kind_name, **(meta.get("kind_params") or {}))
         clfs = kind_classifiers(kind, config=config, device=device, log=log)
-    factors = [Measurement(c.factor, "classifier", False, c.predict, c.n_classes, c.test_accuracy) for c in clfs]
+    ordinal = ordinal_factors(meta)
+    factors = [Measurement(c.factor, "classifier", False, c.predict, c.n_classes, c.test_accuracy,
+                           ordinal=ordinal.get(c.factor, False)) for c in clfs]
     checks = []
     for m in discrete_analytic:
         m.name, m.twin_of = f"{m.name}@pixels", m.name
         checks.append(m)
     return Measurer(factors + continuous, checks)
+
+
+def ordinal_factors(meta: dict) -> dict[str, bool]:
+    """{factor name: whether its values are ordered}: BasicProp factors with numeric values are (positions,
+    heights, intensities); the MNIST digit and the ``shapes`` kind's shape name are not."""
+    kind_name = meta.get("kind")
+    if kind_name in (None, "mnist"):
+        return {}
+    from basicprop import get_kind
+    kind = get_kind(kind_name, **(meta.get("kind_params") or {}))
+    return {name: all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values)
+            for name, values in zip(kind.factor_names, kind.factor_values)}
 
 
 def classifier_summary(measurer: Measurer) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Classifier probes: how well can a simple classifier read each factor from *all* codes together?
 
-Split 2:1 into train and test (``rng``; ``max_train`` caps the train part). Features: continuous codes
-standardised on the train split, discrete codes one-hot (values seen in the whole set). Per factor:
+Split 2:1 into train and test (``rng``; ``max_train`` caps the train part, default 5,000). Features: continuous
+codes standardised on the train split, discrete codes one-hot (values seen in the whole set; a discrete code with
+more than 256 values is standardised instead). Per factor:
 
 * ``PROBE_LINEAR`` — ``LogisticRegression(max_iter=1000)`` held-out accuracy;
 * ``PROBE_MLP`` — ``MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, early_stopping=True)`` held-out
@@ -31,16 +32,22 @@ PROBE_NUM_TRAIN = "probe_num_train"
 MLP_HIDDEN = (64,)
 MLP_MAX_ITER = 200
 MAX_TRAIN = 5000
+MAX_ONE_HOT = 256
 
 
 def features(codes: np.ndarray, mask: np.ndarray, train: np.ndarray, test: np.ndarray):
-    cont = [i for i in range(codes.shape[1]) if not mask[i]]
+    """Standardised continuous codes, then one-hot discrete codes (a discrete code with more than
+    ``MAX_ONE_HOT`` values is standardised like a continuous one)."""
+    many = [i for i in np.flatnonzero(mask) if np.unique(codes[:, i]).size > MAX_ONE_HOT]
+    cont = [i for i in range(codes.shape[1]) if not mask[i] or i in many]
     parts_train, parts_test = [], []
     if cont:
         a, b = standardize(codes[train][:, cont], codes[test][:, cont])
         parts_train.append(a)
         parts_test.append(b)
     for i in np.flatnonzero(mask):
+        if i in many:
+            continue
         lab = relabel(codes[:, i])
         eye = np.eye(lab.max() + 1)
         parts_train.append(eye[lab[train]])

@@ -79,6 +79,7 @@ def test_sweep_latent_and_change_rate():
     assert change_rate(np.array([[0, 1, 2, 2]]), False) == pytest.approx(2 / 3)
     assert change_rate(np.array([[0.0, 0.1, 0.2], [3.0, 2.0, 1.0]]), True) == pytest.approx(0.0)
     assert change_rate(np.array([[0.0, 0.1, 0.2], [1.0, 2.0, 3.0]]), True) == pytest.approx(1.0)
+    assert change_rate(np.array([[0.0, 0.1, 0.2], [1.0, 2.0, 3.0]]), True, scale=4.0) == pytest.approx(0.275)
 
 
 def test_bad_settings_raise():
@@ -122,3 +123,14 @@ def test_disentangle_cli_on_a_checkpoint(untrained_ckpt, tmp_path):
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["enc.n_samples"] == 500 and rep["setting.measure"] == "analytic"
     assert (out / "traversal.png").is_file() and (out / "mi_encoder.png").is_file()
+
+
+def test_spearman_covers_continuous_codes_and_ordered_factors_only():
+    from eval.disentangle import SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS, add_spearman
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 10, (500, 2)).astype(float)
+    codes = np.c_[f[:, 0], np.exp(f[:, 1] / 3) + rng.normal(0, 1e-3, 500)]   # cat code, monotone cont code
+    res = {"code_names": ["cat0", "cont0"], "factor_names": ["digit", "height"]}
+    add_spearman(res, codes, [True, False], f, [False, True])
+    assert res[SPEARMAN_CODES] == ["cont0"] and res[SPEARMAN_FACTORS] == ["height"]
+    assert res[SPEARMAN][0][0] > 0.99  # (ties in the factor keep it just below 1)

@@ -169,3 +169,14 @@ def test_cinfogan_trains_on_rectangles_with_left_height_as_label(tmp_path):
     with pytest.raises(ValueError, match="unknown condition factor 'height'"):
         train(make_config("cinfogan", dataset="basicprop-rectangles", condition="height", steps=1,
                           out=str(tmp_path / "d"), **TINY))
+
+
+@pytest.mark.slow
+def test_short_line_run_recovers_position(tmp_path):
+    """A few thousand images of basicprop-line: Q's category already matches the bar position well above chance
+    (0.1); the full setting (preset demo-line, 400 steps) reaches 100 % in 5/5 seeds."""
+    cfg = make_config("infogan", dataset="basicprop-line", batch_size=32, steps=200, eval_size=2000,
+                      log_every=50, ckpt_every=1000, progress=False, out=str(tmp_path / "line"))
+    path = train(cfg)
+    acc = json.loads((path.parent / "metrics.json").read_text())["acc/position"]
+    assert acc > 0.35, acc
