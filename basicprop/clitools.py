@@ -13,6 +13,8 @@ import click
 
 USER_ERRORS = (ValueError, OSError, click.ClickException)
 EXIT_USER_ERROR = 2
+# click >= 8.2 raises this for a group called without a command (older versions print the help themselves)
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def fail(message: str) -> None:
@@ -41,6 +43,9 @@ class Group(click.Group):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:  # --help, --version
             sys.exit(exc.exit_code)
+        except _NO_ARGS_IS_HELP as exc:  # a bare group: its help is the answer, not an error
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(0)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)

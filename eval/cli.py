@@ -56,9 +56,12 @@ def _names(text: str | None):
     return None if text is None else [t.strip() for t in text.split(",")]
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-def group() -> None:
+@click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def group(ctx: click.Context) -> None:
     """Disentanglement scores: of a checkpoint (disentangle) or of any codes/factors arrays (score)."""
+    if ctx.invoked_subcommand is None:  # bare `python -m eval`: the help, not a usage error
+        click.echo(ctx.get_help())
 
 
 @group.command("score")

@@ -7,10 +7,11 @@ mean), ``factors (N, K)`` integers. Which code columns are discrete is detected 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from eval import clustering as _clustering
 from eval import dci as _dci
@@ -51,6 +52,14 @@ def score(codes, factors, *, rng: np.random.Generator, discrete: Sequence[bool] 
     (categorical) factors, and their per-factor entries for binned columns are None.
     Randomness (train/test splits, classifier seeds) comes only from ``rng``.
     """
+    # The models fitted here are small: multi-threaded BLAS/OpenMP only adds overhead, and on a busy machine its
+    # spin-waiting threads make e.g. the logistic probe 50x slower. One thread for everything inside.
+    with threadpool_limits(limits=1):
+        return _score(codes, factors, rng=rng, discrete=discrete, config=config, code_names=code_names,
+                      factor_names=factor_names, binned=binned)
+
+
+def _score(codes, factors, *, rng, discrete, config, code_names, factor_names, binned) -> dict:
     codes = as_2d(codes, "codes")
     factors = as_factors(factors, codes.shape[0])
     n, c = codes.shape
@@ -115,7 +124,3 @@ def _scatter(result: dict, cat: np.ndarray, k: int) -> dict:
                 rows.append(full)
             out[key] = rows
     return out
-
-
-def config_dict(config: ScoreConfig) -> dict:
-    return asdict(config)

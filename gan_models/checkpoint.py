@@ -104,12 +104,19 @@ class Loaded:
         """(n, 1, 28, 28) float in [0, 1] on ``self.device``."""
         latent = latent.to(self.device)
         x = latent.to_input(self.spec)
+        if len(x) == 0:
+            return x.new_zeros(0, 1, 28, 28)
         return torch.cat([self.generator(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
 
     @torch.no_grad()
     def encode(self, images) -> QOut:
         """Q's code parameters. images: (n, 28, 28) uint8 numpy/tensor, or (n, 1, 28, 28) float in [0, 1]."""
         x = to_float_images(images, self.device)
+        if len(x) == 0:
+            x = x.new_zeros(0, 1, 28, 28)
+            e = x.new_zeros(0, self.spec.cont)
+            return QOut([x.new_zeros(0, k) for k in self.spec.cat], e,
+                        e if self.discriminator.learn_cont_std else None)
         outs = [self.discriminator.q(self.discriminator.trunk(x[i:i + self.batch_size]))
                 for i in range(0, len(x), self.batch_size)]
         cat = [torch.cat([o.cat_logits[j] for o in outs]) for j in range(self.spec.n_cat)]

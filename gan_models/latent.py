@@ -68,7 +68,9 @@ class Latent(NamedTuple):
     cont: torch.Tensor         # (n, n_cont) float
     y: torch.Tensor | None     # (n,) long, or None when unconditional
 
-    def __len__(self) -> int:  # number of samples, not of fields
+    @property
+    def n(self) -> int:
+        """Number of samples (``len(latent)`` is the number of fields, as for any tuple)."""
         return self.z.shape[0]
 
     def to_input(self, spec: CodeSpec) -> torch.Tensor:

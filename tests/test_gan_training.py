@@ -16,6 +16,15 @@ from gan_models.cli import commands
 from gan_models.infogan import InfoGAN
 
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny batches: one thread is as fast on an idle machine and far faster on a shared one."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 TINY = dict(dataset="basicprop-line", batch_size=16, log_every=2, ckpt_every=100, eval_size=200, progress=False)
 
 
@@ -159,16 +168,16 @@ def test_cli_train_resume_and_sample(tmp_path):
 
 
 def test_cinfogan_trains_on_rectangles_with_left_height_as_label(tmp_path):
-    cfg = make_config("cinfogan", dataset="basicprop-rectangles", condition="left_height", cat=(10,),
-                      steps=2, out=str(tmp_path / "c"), **TINY)
+    cfg = make_config("cinfogan", condition="left_height", cat=(10,), steps=2, out=str(tmp_path / "c"),
+                      **{**TINY, "dataset": "basicprop-rectangles"})
     m = load_checkpoint(train(cfg))
     assert m.spec.cond == 10 and m.dataset_meta["condition_factor"] == "left_height"
     lat = m.sample_latent(4, torch.Generator().manual_seed(0))
     assert lat.y.shape == (4,) and m.generate(lat).shape == (4, 1, 28, 28)
     assert [t.shape for t in m.encode(np.zeros((2, 28, 28), np.uint8)).cat_logits] == [(2, 10)]
     with pytest.raises(ValueError, match="unknown condition factor 'height'"):
-        train(make_config("cinfogan", dataset="basicprop-rectangles", condition="height", steps=1,
-                          out=str(tmp_path / "d"), **TINY))
+        train(make_config("cinfogan", condition="height", steps=1, out=str(tmp_path / "d"),
+                          **{**TINY, "dataset": "basicprop-rectangles"}))
 
 
 @pytest.mark.slow

@@ -18,6 +18,15 @@ from gan_models.monitor import code_factor_accuracy, hungarian_accuracy
 
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny batches: one thread is as fast on an idle machine and far faster on a shared one."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _model(preset: str, cond: int = 0, **kw):
     cfg = make_config(preset, **kw)
     spec = CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, cond if cfg.model == "cinfogan" else 0)
@@ -174,7 +183,8 @@ def test_cinfogan_conditions_g_and_d():
 def test_traversal_grid_layout():
     spec = CodeSpec(noise_dim=4, cat=(10,), cont=2)
     lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0), cont_index=1, n_cols=5)
-    assert (rows, cols) == (10, 5) and len(lat) == 50
+    assert (rows, cols) == (10, 5) and lat.n == 50
+    assert lat._replace(y=None).n == 50
     assert torch.equal(lat.cat[:, 0], torch.arange(10).repeat_interleave(5))
     assert torch.allclose(lat.cont[:5, 1], torch.linspace(-1, 1, 5))
     assert torch.equal(lat.z, lat.z[:1].expand(50, -1)) and torch.equal(lat.cont[:, 0], lat.cont[:1, 0].expand(50))
