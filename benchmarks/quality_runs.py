@@ -39,8 +39,9 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         out = root / f"seed{seed}"
-        cfg = make_config(args.preset, dataset=args.dataset, seed=seed, out=str(out), threads=args.threads,
-                          progress=False, **overrides)
+        kwargs = {"dataset": args.dataset, "threads": args.threads, "progress": False, **overrides,
+                  "seed": seed, "out": str(out)}
+        cfg = make_config(args.preset, **kwargs)
         t = time.time()
         try:
             train(cfg)

@@ -98,6 +98,8 @@ def train_command(preset, cat, sets, resume, **options):
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         given[key.strip()] = _parse_value(key.strip(), value.strip())
     if resume:
+        if preset is not None:
+            raise ValueError("--preset cannot be combined with --resume: the run keeps its saved config")
         out = Path(given.get("out", _D.out))
         saved = read_checkpoint(out / CKPT_NAME)["config"] if (out / CKPT_NAME).is_file() else None
         if saved is None:
