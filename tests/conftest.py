@@ -25,3 +25,14 @@ def _isolated_cache(tmp_path_factory):
         os.environ["BASICPROP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     os.environ.setdefault("BASICPROP_MNIST_DIR", str(MNIST_DIR))
     yield
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny batches: one thread is as fast on an idle machine and far faster on a shared one."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

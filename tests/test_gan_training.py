@@ -17,13 +17,7 @@ from gan_models.infogan import InfoGAN
 
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny batches: one thread is as fast on an idle machine and far faster on a shared one."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = dict(dataset="basicprop-line", batch_size=16, log_every=2, ckpt_every=100, eval_size=200, progress=False)
 

@@ -18,13 +18,7 @@ from gan_models.monitor import code_factor_accuracy, hungarian_accuracy
 
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny batches: one thread is as fast on an idle machine and far faster on a shared one."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(preset: str, cond: int = 0, **kw):
