@@ -125,10 +125,12 @@ def train_command(preset, cat, sets, resume, **options):
 @click.option("--cols", default=10, show_default=True, help="Columns of the grid.")
 @click.option("--traverse", type=int, default=None,
               help="Draw a traversal of continuous code J instead (rows: first categorical code or label).")
+@click.option("--traverse-cat", type=int, default=None,
+              help="Draw the table of categorical code 0 (rows) against categorical code I (columns) instead.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the latent draws.")
 @click.option("--scale", default=2, show_default=True, help="Pixel upscaling of the PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or mps.")
-def sample_command(ckpt, out, n, cols, traverse, seed, scale, device):
+def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, device):
     """Draw a sample grid (or a latent traversal) from a checkpoint."""
     import torch
 
@@ -140,7 +142,14 @@ def sample_command(ckpt, out, n, cols, traverse, seed, scale, device):
         raise ValueError("--n and --cols must be >= 1")
     m = load_checkpoint(ckpt, device=device)
     gen = torch.Generator(m.device).manual_seed(seed)
-    if traverse is not None:
+    if traverse is not None and traverse_cat is not None:
+        raise ValueError("give --traverse or --traverse-cat, not both")
+    if traverse_cat is not None:
+        if not 1 <= traverse_cat < len(m.spec.cat):
+            raise ValueError(f"--traverse-cat {traverse_cat}: needs 1 <= I < {len(m.spec.cat)} "
+                             f"(the model has {len(m.spec.cat)} categorical code(s))")
+        lat, rows, cols = traversal_latent(m.spec, gen, cat_cols=traverse_cat)
+    elif traverse is not None:
         if not 0 <= traverse < m.spec.cont:
             raise ValueError(f"--traverse {traverse}: the model has {m.spec.cont} continuous code(s)")
         lat, rows, cols = traversal_latent(m.spec, gen, cont_index=traverse, n_cols=cols,

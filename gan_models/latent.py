@@ -104,14 +104,20 @@ def sample_latent(spec: CodeSpec, n: int, generator: torch.Generator, y: torch.T
 
 
 def traversal_latent(spec: CodeSpec, generator: torch.Generator, *, cont_index: int | None = 0,
-                     n_cols: int = 10, rows: str = "cat0") -> tuple[Latent, int, int]:
+                     n_cols: int = 10, rows: str = "cat0", cat_cols: int | None = None) -> tuple[Latent, int, int]:
     """A grid of latents for a traversal figure, row-major.
 
     Rows: the values of the first categorical code (``rows="cat0"``), or of the label (``rows="y"``, C-InfoGAN);
     columns: continuous code ``cont_index`` swept over linspace(-1, 1, n_cols) with every other part fixed
     (one z per grid, shared by all cells). With ``cont_index=None`` the columns take fresh z draws instead.
+    ``cat_cols=i`` makes the columns the values of categorical code i (n_cols = its size), e.g. the
+    left-height x right-height table of rectangles with ``cat_cols=1``.
     Returns (latent, n_rows, n_cols).
     """
+    if cat_cols is not None:
+        if not 0 <= cat_cols < len(spec.cat):
+            raise ValueError(f"cat_cols={cat_cols} but the spec has {len(spec.cat)} categorical code(s)")
+        n_cols = spec.cat[cat_cols]
     dev = generator.device
     if rows == "y" and spec.cond:
         n_rows = spec.cond
@@ -131,7 +137,9 @@ def traversal_latent(spec: CodeSpec, generator: torch.Generator, *, cont_index: 
         y = row_idx
     elif spec.cat:
         cat[:, 0] = row_idx
-    if cont_index is not None and spec.cont:
+    if cat_cols is not None:
+        cat[:, cat_cols] = col_idx
+    elif cont_index is not None and spec.cont:
         cont[:, cont_index] = torch.linspace(-1, 1, n_cols, device=dev)[col_idx]
     else:
         fresh = sample_latent(spec, n_cols, generator)

@@ -98,24 +98,35 @@ class _Logger:
 
 @torch.no_grad()
 def evaluate(model, data: Data, eval_idx: np.ndarray, device: torch.device) -> dict[str, float]:
-    """Q's categorical accuracy on real images against every factor (Hungarian matching)."""
+    """Q's categorical accuracy on real images against every factor (Hungarian matching), and the label-free
+    ``real_mi/cat{i}``: I(c_hat; x) of Q's predicted category on the same real images, in nats (log k at best:
+    every category used equally, each image assigned with certainty)."""
     if not model.spec.cat or len(eval_idx) == 0:
         return {}
     was_training = model.training
     model.eval()
-    preds = []
+    probs = []
     for i in range(0, len(eval_idx), 1000):
         idx = torch.from_numpy(eval_idx[i:i + 1000]).to(device)
         q = model.encode(data.images[idx].float().div_(255.0))
-        preds.append(torch.stack([lg.argmax(1) for lg in q.cat_logits], 1).cpu())
+        probs.append([torch.softmax(lg, 1) for lg in q.cat_logits])
     model.train(was_training)
-    codes = torch.cat(preds).numpy()
-    return code_factor_accuracy(codes, data.factors[eval_idx], data.factor_names)
+    out = {}
+    codes = []
+    for i in range(len(model.spec.cat)):
+        p = torch.cat([b[i] for b in probs]).double()
+        codes.append(p.argmax(1).cpu())
+        cond = -(p * p.clamp_min(1e-12).log()).sum(1).mean()
+        m = p.mean(0)
+        out[f"real_mi/cat{i}"] = float(-(m * m.clamp_min(1e-12).log()).sum() - cond)
+    out.update(code_factor_accuracy(torch.stack(codes, 1).numpy(), data.factors[eval_idx], data.factor_names))
+    return out
 
 
 @torch.no_grad()
 def save_grids(model, out: Path, tag: str, seed: int, device: torch.device) -> list[Path]:
-    """A 10x10 sample grid and one traversal grid per continuous code (rows: first categorical code or label)."""
+    """A 10x10 sample grid, one traversal grid per continuous code (rows: first categorical code or label) and,
+    with two or more categorical codes, a cat0 x cat1 grid."""
     was_training = model.training
     model.eval()
     spec = model.spec
@@ -129,6 +140,11 @@ def save_grids(model, out: Path, tag: str, seed: int, device: torch.device) -> l
         lat, n_rows, n_cols = traversal_latent(spec, gen, cont_index=j, rows=rows)
         name = f"traverse_cont{j}_{tag}.png" if j is not None else f"traverse_{tag}.png"
         paths.append(save_png(image_grid(model.generate(lat).cpu().numpy(), n_rows, n_cols), out / name))
+    if len(spec.cat) >= 2 and not spec.cond:    # rows: cat0, columns: cat1 (one z for the whole grid)
+        gen = torch.Generator(device).manual_seed(seed + 2)
+        lat, n_rows, n_cols = traversal_latent(spec, gen, cat_cols=1)
+        paths.append(save_png(image_grid(model.generate(lat).cpu().numpy(), n_rows, n_cols),
+                              out / f"traverse_cat1_{tag}.png"))
     model.train(was_training)
     return paths
 

@@ -183,6 +183,17 @@ def test_traversal_grid_layout():
     assert torch.allclose(lat.cont[:5, 1], torch.linspace(-1, 1, 5))
     assert torch.equal(lat.z, lat.z[:1].expand(50, -1)) and torch.equal(lat.cont[:, 0], lat.cont[:1, 0].expand(50))
 
+def test_traversal_grid_over_two_categorical_codes():
+    spec = CodeSpec(noise_dim=4, cat=(10, 7), cont=0)
+    lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0), cat_cols=1)
+    assert (rows, cols) == (10, 7)
+    assert torch.equal(lat.cat[:, 0], torch.arange(10).repeat_interleave(7))
+    assert torch.equal(lat.cat[:, 1], torch.arange(7).repeat(10))
+    assert torch.equal(lat.z, lat.z[:1].expand(70, -1))
+    with pytest.raises(ValueError, match="cat_cols"):
+        traversal_latent(spec, torch.Generator().manual_seed(0), cat_cols=2)
+
+
 
 def test_hungarian_accuracy_known_answers():
     rng = np.random.default_rng(0)
