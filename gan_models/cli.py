@@ -66,6 +66,8 @@ def _opt(*decls, key: str, help: str, **kw):
 @_opt("--lambda-cat", key="lambda_cat", type=float, help="Weight of the categorical information term.")
 @_opt("--lambda-cont", key="lambda_cont", type=float, help="Weight of the continuous information term.")
 @_opt("--lambda-real-mi", key="lambda_real_mi", type=float, help="Weight of I(c_hat; x) on real images.")
+@_opt("--lambda-interaction", key="lambda_interaction", type=float,
+      help="Weight of the code-interaction penalty on G (mixed second difference over code pairs).")
 @_opt("--instance-noise", key="instance_noise", type=float, help="Std of Gaussian noise on D's inputs.")
 @_opt("--instance-noise-steps", key="instance_noise_steps", type=int, help="Steps over which it decays to 0.")
 @_opt("--real-label", key="real_label", type=float, help="D's target for real images (0.9: label smoothing).")

@@ -7,11 +7,13 @@ The model owns its update, the trainer owns the schedule:
 One step, as in the paper's code:
   1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
      lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images.
-  2. G step: non-saturating -log D(G(z, c)) plus the same information term (unless info_to_generator=False).
+  2. G step: non-saturating -log D(G(z, c)) plus the same information term (unless info_to_generator=False),
+     optionally + lambda_interaction * the code-interaction penalty (see ``code_interaction``).
 The returned stats are detached 0-d tensors (no host sync); the trainer averages them at log time.
 """
 from __future__ import annotations
 
+from itertools import combinations
 from typing import NamedTuple
 
 import torch
@@ -33,7 +35,7 @@ class InfoGAN(nn.Module):
     def __init__(self, spec: CodeSpec, *, lambda_cat: float = 1.0, lambda_cont: float = 1.0,
                  info_to_generator: bool = True, lambda_real_mi: float = 0.0, real_label: float = 1.0,
                  learn_cont_std: bool = False, d_spectral_norm: bool = False, d_batchnorm: bool = True,
-                 init: str = "dcgan"):
+                 init: str = "dcgan", lambda_interaction: float = 0.0):
         super().__init__()
         if spec.cond and not self.conditional:
             raise ValueError("InfoGAN is unconditional; use CInfoGAN for a code spec with cond > 0")
@@ -41,6 +43,7 @@ class InfoGAN(nn.Module):
         self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
         self.info_to_generator = info_to_generator
         self.lambda_real_mi = lambda_real_mi
+        self.lambda_interaction = lambda_interaction
         self.real_label = real_label
         self.G = Generator(spec)
         self.D = Discriminator(spec, learn_cont_std=learn_cont_std, spectral_norm=d_spectral_norm,
@@ -54,7 +57,8 @@ class InfoGAN(nn.Module):
         return cls(spec, lambda_cat=cfg.lambda_cat, lambda_cont=cfg.lambda_cont,
                    info_to_generator=cfg.info_to_generator, lambda_real_mi=cfg.lambda_real_mi,
                    real_label=cfg.real_label, learn_cont_std=cfg.learn_cont_std,
-                   d_spectral_norm=cfg.d_spectral_norm, d_batchnorm=cfg.d_batchnorm, init=cfg.init)
+                   d_spectral_norm=cfg.d_spectral_norm, d_batchnorm=cfg.d_batchnorm, init=cfg.init,
+                   lambda_interaction=cfg.lambda_interaction)
 
     # ---- pieces
     def generate(self, latent: Latent) -> torch.Tensor:
@@ -82,6 +86,43 @@ class InfoGAN(nn.Module):
                 stats[f"mi/cont{j}"] = losses.mi_lower_bound(self._entropy[f"cont{j}"], per_dim[j])
                 stats[f"mi/cont{j}_fit"] = losses.mi_lower_bound(self._entropy[f"cont{j}"], fitted[j])
         return total, stats
+
+    def code_interaction(self, n: int, generator: torch.Generator, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean squared mixed second difference of G between two codes a and b, z (and y) held fixed:
+
+            G(a', b') - G(a', b) - G(a, b') + G(a, b)
+
+        It is zero exactly when the effects of a and b on the image add up, as two disentangled factors that
+        draw different parts of the image do (the two bars of rectangles), and large for the entangled optima
+        that InfoGAN's objective cannot tell apart from them (one value of a code taking over the other bar:
+        G's distribution and Q's accuracy on G's codes are both perfect there). A discrete form of the
+        Hessian Penalty (Peebles et al., ECCV 2020). ``n`` quadruples (one G pass of 4n images), the pair of
+        codes cycling over all pairs of categorical and continuous codes; a categorical a' always differs from a.
+        """
+        spec = self.spec
+        n_groups = spec.n_cat + spec.cont
+        pairs = list(combinations(range(n_groups), 2))
+        if not pairs:
+            return self.G.fc[0].weight.new_zeros(())
+        base = sample_latent(spec, n, generator, y=y[:n] if y is not None else None)
+        dev = base.z.device
+        shift = torch.stack([torch.randint(1, k, (n,), generator=generator, device=dev) for k in spec.cat], 1) \
+            if spec.cat else base.cat
+        alt_cat = (base.cat + shift) % torch.tensor(spec.cat, device=dev) if spec.cat else base.cat
+        alt_cont = torch.rand(n, spec.cont, generator=generator, device=dev) * 2 - 1
+        pair = torch.tensor(pairs, device=dev)[torch.arange(n, device=dev) % len(pairs)]     # (n, 2)
+        groups = torch.arange(n_groups, device=dev)
+        sel_a, sel_b = groups == pair[:, :1], groups == pair[:, 1:]                          # (n, n_groups)
+
+        def variant(use_a: bool, use_b: bool) -> Latent:
+            chosen = (sel_a & use_a) | (sel_b & use_b)
+            return Latent(base.z, torch.where(chosen[:, :spec.n_cat], alt_cat, base.cat),
+                          torch.where(chosen[:, spec.n_cat:], alt_cont, base.cont), base.y)
+
+        lats = [variant(True, True), variant(True, False), variant(False, True), variant(False, False)]
+        x = self.G(torch.cat([lat.to_input(spec) for lat in lats]))
+        x11, x10, x01, x00 = x.chunk(4)
+        return (x11 - x10 - x01 + x00).pow(2).mean()
 
     @staticmethod
     def _noisy(x: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
@@ -122,6 +163,10 @@ class InfoGAN(nn.Module):
         if self.info_to_generator and spec.has_codes:
             info_g, _ = self.info_loss(D.q(h_fake_g), latent)
             loss_g = loss_g + info_g
+        if self.lambda_interaction > 0:
+            interaction = self.code_interaction(max(n // 4, 1), generator, y)
+            loss_g = loss_g + self.lambda_interaction * interaction
+            stats["loss/interaction"] = interaction.detach()
         loss_g.backward()
         optims["G"].step()
         D.requires_grad_(True)

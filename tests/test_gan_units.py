@@ -61,7 +61,9 @@ def test_presets_match_the_study_table():
     c = make_config("infogan-cat-only")
     assert c.noise_dim == 0 and c.cont == 0 and c.cat == (10,)
     assert make_config("infogan-real-mi").lambda_real_mi > 0
-    assert make_config("infogan-rectangles").cat == (10, 10)
+    r = make_config("infogan-rectangles")
+    assert r.cat == (10, 10) and r.cont == 0 and r.lambda_interaction > 0
+    assert r.instance_noise > 0 and r.instance_noise_steps == 0       # constant: hides the foreground pixel noise
 
 
 def test_config_errors_are_readable():
@@ -155,6 +157,51 @@ def test_one_step_on_a_fixed_batch_lowers_the_info_loss():
     model.train_step(Batch(real), optims, generator=torch.Generator().manual_seed(7))   # same latent as info_now
     after = info_now()
     assert after < before
+
+
+class _Additive(torch.nn.Module):
+    """A generator whose output is linear in its input: every code's effect adds up, so no interaction."""
+
+    def __init__(self, d, square=False):
+        super().__init__()
+        self.fc = torch.nn.Sequential(torch.nn.Linear(d, 28 * 28))
+        self.square = square
+
+    def forward(self, x):
+        y = self.fc(x)
+        return (y * y if self.square else y).view(-1, 1, 28, 28)
+
+
+@pytest.mark.parametrize("spec", [CodeSpec(8, (10, 10), 0), CodeSpec(8, (10,), 2), CodeSpec(8, (3, 4), 1)])
+def test_code_interaction_is_zero_for_additive_codes_and_positive_otherwise(spec):
+    torch.manual_seed(0)
+    model = InfoGAN(spec, lambda_interaction=1.0)
+    model.G = _Additive(spec.input_dim)
+    gen = torch.Generator().manual_seed(0)
+    assert model.code_interaction(64, gen).item() < 1e-10
+    model.G = _Additive(spec.input_dim, square=True)        # products of codes: the effects do not add up
+    assert model.code_interaction(64, gen).item() > 1e-4
+    one = InfoGAN(CodeSpec(8, (10,), 0), lambda_interaction=1.0)   # a single code has no pair
+    assert one.code_interaction(8, gen).item() == 0.0
+
+
+def test_code_interaction_trains_the_generator_only():
+    spec = CodeSpec(noise_dim=8, cat=(10, 10), cont=0)
+    torch.manual_seed(0)
+    model = InfoGAN(spec, lambda_interaction=10.0)
+    optims = model.make_optimizers(2e-4, 1e-3, (0.5, 0.999))
+    x = torch.rand(16, 1, 28, 28)
+    stats = model.train_step(Batch(x), optims, generator=torch.Generator().manual_seed(0))
+    assert stats["loss/interaction"] >= 0
+    before = model.code_interaction(64, torch.Generator().manual_seed(1)).item()
+    g_opt = torch.optim.SGD(model.G.parameters(), lr=0.5)
+    model.D.zero_grad(set_to_none=True)
+    for _ in range(5):
+        g_opt.zero_grad()
+        model.code_interaction(64, torch.Generator().manual_seed(1)).backward()
+        assert all(p.grad is None for p in model.D.parameters())
+        g_opt.step()
+    assert model.code_interaction(64, torch.Generator().manual_seed(1)).item() < before
 
 
 def test_cinfogan_conditions_g_and_d():
