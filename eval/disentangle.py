@@ -34,6 +34,7 @@ measured factor (BasicProp).
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -315,6 +316,10 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
         from gan_models import load_checkpoint
         model = load_checkpoint(config.ckpt, device=config.device)
     spec, meta = model.spec, model.dataset_meta
+    trained_on = (getattr(model, "config", None) or {}).get("data_dir")
+    if config.data_dir is None and not os.environ.get("BASICPROP_MNIST_DIR") and trained_on \
+            and Path(trained_on).is_dir():
+        config = replace(config, data_dir=trained_on)      # the MNIST directory the checkpoint was trained from
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     out_dir = Path(config.out_dir) if config.out_dir else (Path(config.ckpt).parent / "eval" if config.ckpt

@@ -103,6 +103,9 @@ PRESETS: dict[str, dict] = {
     "demo-line": dict(batch_size=64, steps=400, eval_every=100),          # ~2 min on 2 CPU cores
     # -- C-InfoGAN (the conditional report): label y to G and D, codes catch what the label does not say
     "cinfogan": dict(model="cinfogan", cat=(), cont=2),
+    # rectangles with the left height as the label: one Cat(10) code is left to catch the right height (3/3 seeds)
+    "cinfogan-rectangles": dict(model="cinfogan", condition="left_height", cat=(10,), cont=0, batch_size=64,
+                                steps=1000, instance_noise=0.2),
 }
 
 
