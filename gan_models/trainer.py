@@ -24,6 +24,7 @@ import torch
 from .checkpoint import (CHECKPOINT_FORMAT, all_finite, build_model, read_checkpoint, resolve_device,
                          save_checkpoint)
 from .config import RESUMABLE_CHANGES, TrainConfig, validate
+from . import losses
 from .infogan import Batch
 from .latent import CodeSpec, traversal_latent, sample_latent
 from .monitor import code_factor_accuracy, image_grid, save_png
@@ -105,20 +106,16 @@ def evaluate(model, data: Data, eval_idx: np.ndarray, device: torch.device) -> d
         return {}
     was_training = model.training
     model.eval()
-    probs = []
+    logits = []
     for i in range(0, len(eval_idx), 1000):
         idx = torch.from_numpy(eval_idx[i:i + 1000]).to(device)
-        q = model.encode(data.images[idx].float().div_(255.0))
-        probs.append([torch.softmax(lg, 1) for lg in q.cat_logits])
+        logits.append(model.encode(data.images[idx].float().div_(255.0)).cat_logits)
     model.train(was_training)
-    out = {}
-    codes = []
+    out, codes = {}, []
     for i in range(len(model.spec.cat)):
-        p = torch.cat([b[i] for b in probs]).double()
-        codes.append(p.argmax(1).cpu())
-        cond = -(p * p.clamp_min(1e-12).log()).sum(1).mean()
-        m = p.mean(0)
-        out[f"real_mi/cat{i}"] = float(-(m * m.clamp_min(1e-12).log()).sum() - cond)
+        lg = torch.cat([b[i] for b in logits]).double()
+        codes.append(lg.argmax(1).cpu())
+        out[f"real_mi/cat{i}"] = float(losses.real_data_mi(lg))
     out.update(code_factor_accuracy(torch.stack(codes, 1).numpy(), data.factors[eval_idx], data.factor_names))
     return out
 
