@@ -59,6 +59,7 @@ def _opt(*decls, key: str, help: str, **kw):
 @_opt("--model", key="model", type=click.Choice(["infogan", "cinfogan"]), help="Model.")
 @_opt("--condition", key="condition", help="C-InfoGAN: dataset factor given as the label y (default: first factor).")
 @_opt("--noise-dim", key="noise_dim", type=int, help="Size of the noise z (0: no z).")
+@_opt("--noise-scale", key="noise_scale", type=float, help="z ~ U(-s, s): the scale s of the noise.")
 @click.option("--cat", "cat", type=int, multiple=True,
               help=f"Size of a categorical code; repeat for several (--cat 10 --cat 10); --cat 0 for none. "
                    f"[default: {' '.join(map(str, _D.cat))}]")

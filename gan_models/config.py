@@ -23,7 +23,8 @@ class TrainConfig:
     kind_params: dict | None = None     # BasicProp kind parameters, e.g. {"bg_noise": [0, 60]} (basicprop-* only)
     # ---- model
     model: str = "infogan"              # "infogan" or "cinfogan" (label y given to G and D)
-    noise_dim: int = 62                 # z ~ U(-1, 1)^noise_dim; 0 = no incompressible noise
+    noise_dim: int = 62                 # z ~ U(-s, s)^noise_dim; 0 = no incompressible noise
+    noise_scale: float = 1.0            # s above (paper: 1); small s leaves the coarse structure to the codes
     cat: tuple[int, ...] = (10,)        # sizes of the categorical codes, e.g. (10, 10) for rectangles
     cont: int = 2                       # number of continuous codes ~ U(-1, 1)
     condition: str | None = None        # C-InfoGAN: the dataset factor given as label y (default: the first)
@@ -137,6 +138,7 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.device in DEVICES or cfg.device.startswith("cuda:"),
          f"unknown device {cfg.device!r}; choose from {list(DEVICES)} or cuda:N")
     need(cfg.noise_dim >= 0, f"noise_dim must be >= 0, got {cfg.noise_dim}")
+    need(cfg.noise_scale > 0, f"noise_scale must be > 0, got {cfg.noise_scale}")
     need(all(k >= 2 for k in cfg.cat), f"every categorical code needs at least 2 values, got {list(cfg.cat)}")
     need(cfg.cont >= 0, f"cont (number of continuous codes) must be >= 0, got {cfg.cont}")
     need(cfg.noise_dim + sum(cfg.cat) + cfg.cont > 0 or cfg.model == "cinfogan",

@@ -2,7 +2,7 @@
 
 A latent point has four parts, all samples-first:
 
-    z     (n, noise_dim) float   incompressible noise, U(-1, 1)
+    z     (n, noise_dim) float   incompressible noise, U(-s, s) with s = spec.noise_scale (default 1)
     cat   (n, n_cat)     long    one column per categorical code, code i uniform over range(spec.cat[i])
     cont  (n, n_cont)    float   continuous codes, U(-1, 1)
     y     (n,)           long    the condition label (C-InfoGAN only, else None)
@@ -23,12 +23,17 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class CodeSpec:
-    """Sizes of the latent parts. ``cond`` = number of condition classes (0 = unconditional)."""
+    """Sizes of the latent parts. ``cond`` = number of condition classes (0 = unconditional).
+
+    ``noise_scale`` s draws z from U(-s, s): a small s makes z a small perturbation around each code value,
+    so the codes carry the coarse structure of the output (ClusterGAN's small-variance z, Mukherjee et al. 2019).
+    """
 
     noise_dim: int = 62
     cat: tuple[int, ...] = (10,)
     cont: int = 2
     cond: int = 0
+    noise_scale: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "cat", tuple(int(k) for k in self.cat))
@@ -59,7 +64,8 @@ class CodeSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodeSpec":
-        return cls(noise_dim=int(d["noise_dim"]), cat=tuple(d["cat"]), cont=int(d["cont"]), cond=int(d["cond"]))
+        return cls(noise_dim=int(d["noise_dim"]), cat=tuple(d["cat"]), cont=int(d["cont"]), cond=int(d["cond"]),
+                   noise_scale=float(d.get("noise_scale", 1.0)))     # checkpoints before noise_scale: 1
 
 
 class Latent(NamedTuple):
@@ -92,7 +98,7 @@ class Latent(NamedTuple):
 def sample_latent(spec: CodeSpec, n: int, generator: torch.Generator, y: torch.Tensor | None = None) -> Latent:
     """Draw n latent points on the generator's device. ``y`` (n,) fixes the label; else uniform if conditional."""
     dev = generator.device
-    z = torch.rand(n, spec.noise_dim, generator=generator, device=dev) * 2 - 1
+    z = (torch.rand(n, spec.noise_dim, generator=generator, device=dev) * 2 - 1) * spec.noise_scale
     cat = torch.stack([torch.randint(k, (n,), generator=generator, device=dev) for k in spec.cat], dim=1) \
         if spec.cat else torch.zeros(n, 0, dtype=torch.long, device=dev)
     cont = torch.rand(n, spec.cont, generator=generator, device=dev) * 2 - 1

@@ -165,7 +165,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         raise ValueError(f"{ckpt_path} already exists; pass --resume to continue it or choose another --out")
 
     data, cond = load_data(cfg, device)
-    spec = CodeSpec(noise_dim=cfg.noise_dim, cat=cfg.cat, cont=cfg.cont, cond=cond)
+    spec = CodeSpec(noise_dim=cfg.noise_dim, cat=cfg.cat, cont=cfg.cont, cond=cond, noise_scale=cfg.noise_scale)
     torch.manual_seed(cfg.seed)                       # weight init
     model = build_model(cfg.to_dict(), spec).to(device)
     optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))

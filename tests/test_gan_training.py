@@ -64,9 +64,11 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path):
 
 
 def test_load_checkpoint_round_trip(tmp_path):
-    path = train(make_config("infogan", steps=2, out=str(tmp_path / "run"), **TINY))
+    path = train(make_config("infogan", steps=2, noise_scale=0.5, out=str(tmp_path / "run"), **TINY))
     m = load_checkpoint(path, device="cpu")
     assert m.spec.cat == (10,) and m.spec.cont == 2 and m.spec.noise_dim == 62 and m.spec.cond == 0
+    assert m.spec.noise_scale == 0.5                                 # eval draws z as training did
+    assert float(m.sample_latent(100, torch.Generator().manual_seed(0)).z.abs().max()) <= 0.5
     assert m.config["dataset"] == "basicprop-line" and m.config["steps"] == 2
     assert m.dataset_meta["factor_names"] == ["position"] and m.dataset_meta["factor_sizes"] == [10]
     assert m.dataset_meta["condition_factor"] is None and m.dataset_meta["kind"] == "line"

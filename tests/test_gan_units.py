@@ -77,7 +77,21 @@ def test_config_errors_are_readable():
         validate(TrainConfig(model="vae"))
     with pytest.raises(ValueError, match="no input"):
         make_config(noise_dim=0, cat=(), cont=0)
+    with pytest.raises(ValueError, match="noise_scale must be > 0"):
+        make_config(noise_scale=0.0)
     assert TrainConfig.from_dict(make_config().to_dict()) == make_config()
+
+
+def test_noise_scale_scales_z_only():
+    wide, narrow = CodeSpec(62, (10,), 2), CodeSpec(62, (10,), 2, noise_scale=0.2)
+    a = sample_latent(wide, 256, torch.Generator().manual_seed(3))
+    b = sample_latent(narrow, 256, torch.Generator().manual_seed(3))
+    assert torch.allclose(b.z, 0.2 * a.z) and float(b.z.abs().max()) <= 0.2
+    assert float(a.z.abs().max()) > 0.9                        # the default is still U(-1, 1)
+    assert torch.equal(a.cat, b.cat) and torch.equal(a.cont, b.cont)
+    assert CodeSpec.from_dict(narrow.to_dict()) == narrow
+    old = {k: v for k, v in wide.to_dict().items() if k != "noise_scale"}   # a checkpoint from before the option
+    assert CodeSpec.from_dict(old) == wide
 
 
 def test_categorical_loss_applies_softmax_once():
