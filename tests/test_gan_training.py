@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from basicprop.clitools import Group
 from gan_models import TrainingDiverged, load_checkpoint, make_config, train
-from gan_models.checkpoint import read_checkpoint
+from gan_models.checkpoint import read_checkpoint, save_checkpoint
 from gan_models.cli import commands
 from gan_models.infogan import InfoGAN
 
@@ -165,6 +165,16 @@ def test_cli_train_resume_and_sample(tmp_path):
     assert r.exit_code == 2 and "continuous code" in r.output
     r = CliRunner().invoke(_cli(), ["sample", "--ckpt", str(out / "ckpt.pt"), "--out", str(png), "--traverse-cat", "1"])
     assert r.exit_code == 2 and "1 categorical code" in r.output
+
+
+def test_resume_a_checkpoint_written_before_an_option_existed(tmp_path):
+    path = train(make_config("infogan", steps=2, out=str(tmp_path / "old"), **TINY))
+    state = read_checkpoint(path)
+    del state["config"]["noise_scale"], state["spec"]["noise_scale"]   # as written before noise_scale existed
+    save_checkpoint(path, state)
+    assert load_checkpoint(path).spec.noise_scale == 1.0
+    assert read_checkpoint(train(make_config("infogan", steps=3, out=str(tmp_path / "old"), **TINY),
+                                 resume=True))["step"] == 3
 
 
 def test_cinfogan_trains_on_rectangles_with_left_height_as_label(tmp_path):
