@@ -339,7 +339,7 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
     rep.update(report.flatten("setting.", {k: v for k, v in settings.items() if k != "classifier"}))
     rep.update(report.flatten("setting.classifier.", settings["classifier"]))
     rep.update(report.flatten("version.", report.versions()))
-    rep["checkpoint.spec"] = {"noise_dim": spec.noise_dim, "cat": list(spec.cat), "cont": spec.cont, "cond": spec.cond}
+    rep["checkpoint.spec"] = spec.to_dict()
     rep["checkpoint.dataset_meta"] = meta
     for m in measurer.factors:
         if m.source == "classifier":
