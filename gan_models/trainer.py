@@ -5,9 +5,10 @@
 
 A run directory holds ``config.json``, ``log.jsonl`` (one JSON record per ``log_every`` steps, plus ``eval``
 records), ``samples_XXXXXX.png``, ``traverse_contJ_XXXXXX.png`` and (two categorical codes)
-``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` and, at the end, ``metrics.json``. The whole dataset lives on the device as one uint8 tensor; batches are drawn with
-replacement by a seeded ``torch.Generator`` whose state is checkpointed, so a resumed run is bit-identical to
-an uninterrupted one. Losses stay on the device between log intervals (no per-step host sync).
+``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` and, at the end, ``metrics.json``. The whole dataset lives on
+the device as one uint8 tensor; batches are drawn with replacement by a seeded ``torch.Generator`` whose state
+is checkpointed, so a resumed run is bit-identical to an uninterrupted one. Losses stay on the device between
+log intervals (no per-step host sync).
 """
 from __future__ import annotations
 
