@@ -81,7 +81,7 @@ def instance_noise_std(cfg: TrainConfig, step: int) -> float:
 
 
 def _check_resumable(saved: dict, cfg: TrainConfig) -> None:
-    saved = {**TrainConfig().to_dict(), **saved}   # options newer than the checkpoint: it trained with their default
+    saved = TrainConfig.from_dict(saved).to_dict()   # read as loading reads it: newer options take their default
     now = cfg.to_dict()
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if changed:
