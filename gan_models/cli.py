@@ -69,6 +69,9 @@ def _opt(*decls, key: str, help: str, **kw):
 @_opt("--lambda-real-mi", key="lambda_real_mi", type=float, help="Weight of I(c_hat; x) on real images.")
 @_opt("--lambda-interaction", key="lambda_interaction", type=float,
       help="Weight of the code-interaction penalty on G (mixed second difference over code pairs).")
+@_opt("--cat-augment", key="cat_augment", type=float,
+      help="Q reads the categorical codes from G's images randomly warped at this strength (1: rotation +-30 deg, "
+           "scale 1 +- 0.25, shift +-3 px; 0: off).")
 @_opt("--instance-noise", key="instance_noise", type=float, help="Std of Gaussian noise on D's inputs.")
 @_opt("--instance-noise-steps", key="instance_noise_steps", type=int, help="Steps over which it decays to 0.")
 @_opt("--real-label", key="real_label", type=float, help="D's target for real images (0.9: label smoothing).")

@@ -38,6 +38,7 @@ class TrainConfig:
     info_to_generator: bool = True      # False: G ignores the information term (the "GAN + codes, lambda = 0" row)
     lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row)
     lambda_interaction: float = 0.0     # weight of the code-interaction penalty on G (discrete Hessian Penalty)
+    cat_augment: float = 0.0            # Q reads categorical codes from fakes warped at this strength (augment.py)
     real_label: float = 1.0             # D's target for real images (0.9 = one-sided label smoothing)
     instance_noise: float = 0.0         # std of Gaussian noise added to every D input (images are in [0, 1])
     instance_noise_steps: int = 0       # the std decays linearly to 0 over this many steps (0: constant)
@@ -101,6 +102,10 @@ PRESETS: dict[str, dict] = {
     # noise that D otherwise wins on) and the code-interaction penalty (the two bars must add up) fix it.
     "infogan-rectangles": dict(cat=(10, 10), cont=0, batch_size=64, steps=1000, instance_noise=0.2,
                                lambda_interaction=10.0),
+    # MNIST: no continuous codes (they morphed one digit into another, 4 -> 9, so two categories shared a digit
+    # pair) and the categorical code read from randomly warped fakes (rotation +-20 deg, scale 1 +- 0.17, shift
+    # +-2 px), so G cannot split a digit on slant or width. See README, "MNIST".
+    "infogan-mnist": dict(cont=0, cat_augment=0.67),
     "demo-line": dict(batch_size=64, steps=400, eval_every=100),          # ~2 min on 2 CPU cores
     # -- C-InfoGAN (the conditional report): label y to G and D, codes catch what the label does not say
     "cinfogan": dict(model="cinfogan", cat=(), cont=2),
@@ -143,7 +148,7 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.cont >= 0, f"cont (number of continuous codes) must be >= 0, got {cfg.cont}")
     need(cfg.noise_dim + sum(cfg.cat) + cfg.cont > 0 or cfg.model == "cinfogan",
          "the generator has no input: give noise_dim > 0 or at least one code")
-    for name in ("lambda_cat", "lambda_cont", "lambda_real_mi", "lambda_interaction", "instance_noise"):
+    for name in ("lambda_cat", "lambda_cont", "lambda_real_mi", "lambda_interaction", "instance_noise", "cat_augment"):
         need(getattr(cfg, name) >= 0, f"{name} must be >= 0, got {getattr(cfg, name)}")
     need(cfg.lambda_real_mi == 0 or cfg.cat, "lambda_real_mi > 0 needs a categorical code (--cat K)")
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")

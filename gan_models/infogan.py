@@ -7,6 +7,8 @@ The model owns its update, the trainer owns the schedule:
 One step, as in the paper's code:
   1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
      lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images.
+     With cat_augment > 0 the categorical codes are read from randomly warped fakes (``augment``), so G cannot
+     keep them readable through slant, width or position alone; continuous codes are read from the fakes as drawn.
   2. G step: non-saturating -log D(G(z, c)) plus the same information term (unless info_to_generator=False),
      optionally + lambda_interaction * the code-interaction penalty (see ``code_interaction``).
 The returned stats are detached 0-d tensors (no host sync); the trainer averages them at log time.
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from . import losses
+from .augment import random_affine
 from .latent import CodeSpec, Latent, sample_latent
 from .nets import Discriminator, Generator, QOut, init_weights
 
@@ -35,7 +38,7 @@ class InfoGAN(nn.Module):
     def __init__(self, spec: CodeSpec, *, lambda_cat: float = 1.0, lambda_cont: float = 1.0,
                  info_to_generator: bool = True, lambda_real_mi: float = 0.0, real_label: float = 1.0,
                  learn_cont_std: bool = False, d_spectral_norm: bool = False, d_batchnorm: bool = True,
-                 init: str = "dcgan", lambda_interaction: float = 0.0):
+                 init: str = "dcgan", lambda_interaction: float = 0.0, cat_augment: float = 0.0):
         super().__init__()
         if spec.cond and not self.conditional:
             raise ValueError("InfoGAN is unconditional; use CInfoGAN for a code spec with cond > 0")
@@ -44,6 +47,7 @@ class InfoGAN(nn.Module):
         self.info_to_generator = info_to_generator
         self.lambda_real_mi = lambda_real_mi
         self.lambda_interaction = lambda_interaction
+        self.cat_augment = cat_augment
         self.real_label = real_label
         self.G = Generator(spec)
         self.D = Discriminator(spec, learn_cont_std=learn_cont_std, spectral_norm=d_spectral_norm,
@@ -58,7 +62,7 @@ class InfoGAN(nn.Module):
                    info_to_generator=cfg.info_to_generator, lambda_real_mi=cfg.lambda_real_mi,
                    real_label=cfg.real_label, learn_cont_std=cfg.learn_cont_std,
                    d_spectral_norm=cfg.d_spectral_norm, d_batchnorm=cfg.d_batchnorm, init=cfg.init,
-                   lambda_interaction=cfg.lambda_interaction)
+                   lambda_interaction=cfg.lambda_interaction, cat_augment=cfg.cat_augment)
 
     # ---- pieces
     def generate(self, latent: Latent) -> torch.Tensor:
@@ -69,11 +73,12 @@ class InfoGAN(nn.Module):
         return {"D": torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas),
                 "G": torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas)}
 
-    def info_loss(self, q: QOut, latent: Latent) -> tuple[torch.Tensor, dict]:
-        """lambda-weighted -log Q(c | x) over all codes, and per-code NLL and MI lower bounds (detached)."""
+    def info_loss(self, q: QOut, latent: Latent, cat_logits: list | None = None) -> tuple[torch.Tensor, dict]:
+        """lambda-weighted -log Q(c | x) over all codes, and per-code NLL and MI lower bounds (detached).
+        ``cat_logits`` replaces ``q.cat_logits`` (Q's reading of warped images, see ``cat_augment``)."""
         spec, stats = self.spec, {}
         total = latent.z.new_zeros(())
-        for i, logits in enumerate(q.cat_logits):
+        for i, logits in enumerate(q.cat_logits if cat_logits is None else cat_logits):
             nll = losses.categorical_nll(logits, latent.cat[:, i])
             total = total + self.lambda_cat * nll
             stats[f"mi/cat{i}"] = losses.mi_lower_bound(self._entropy[f"cat{i}"], nll.detach())
@@ -130,6 +135,13 @@ class InfoGAN(nn.Module):
             return x
         return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
+    def _warped_cat_logits(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator):
+        """Q's categorical logits on randomly warped fakes, or None when cat_augment is off."""
+        if self.cat_augment <= 0 or not self.spec.cat:
+            return None
+        x = self._noisy(random_affine(fake, self.cat_augment, generator), noise_std, generator)
+        return self.D.q(self.D.trunk(x)).cat_logits
+
     # ---- the update
     def train_step(self, batch: Batch, optims: dict, *, generator: torch.Generator,
                    noise_std: float = 0.0) -> dict[str, torch.Tensor]:
@@ -145,7 +157,8 @@ class InfoGAN(nn.Module):
         d_real, h_real = D(self._noisy(x_real, noise_std, generator), y)
         d_fake, h_fake = D(self._noisy(fake.detach(), noise_std, generator), latent.y)
         loss_gan_d = losses.d_loss(d_real, d_fake, self.real_label)
-        info_d, stats = self.info_loss(D.q(h_fake), latent)
+        info_d, stats = self.info_loss(D.q(h_fake), latent,
+                                       self._warped_cat_logits(fake.detach(), noise_std, generator))
         loss_d = loss_gan_d + info_d
         if self.lambda_real_mi > 0:
             real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
@@ -161,7 +174,7 @@ class InfoGAN(nn.Module):
         loss_gan_g = losses.g_loss_nonsaturating(d_fake_g)
         loss_g = loss_gan_g
         if self.info_to_generator and spec.has_codes:
-            info_g, _ = self.info_loss(D.q(h_fake_g), latent)
+            info_g, _ = self.info_loss(D.q(h_fake_g), latent, self._warped_cat_logits(fake, noise_std, generator))
             loss_g = loss_g + info_g
         if self.lambda_interaction > 0:
             interaction = self.code_interaction(max(n // 4, 1), generator, y)

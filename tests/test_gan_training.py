@@ -63,6 +63,16 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path):
     assert 0 <= evals[-1]["real_mi/cat0"] <= np.log(10) + 1e-6       # label-free I(c_hat; x) on real images
 
 
+def test_warped_categories_are_seeded_and_resume_exactly(tmp_path):
+    """cat_augment draws its warps from the run's generator: same seed -> same weights, resume stays exact."""
+    a = train(make_config("infogan-mnist", steps=4, out=str(tmp_path / "a"), **TINY))
+    b = train(make_config("infogan-mnist", steps=4, out=str(tmp_path / "b"), **TINY))
+    assert _same(_weights(a), _weights(b))
+    train(make_config("infogan-mnist", steps=2, out=str(tmp_path / "r"), **TINY))
+    r = train(make_config("infogan-mnist", steps=4, out=str(tmp_path / "r"), **TINY), resume=True)
+    assert _same(read_checkpoint(r)["model"], _weights(a))
+
+
 def test_load_checkpoint_round_trip(tmp_path):
     path = train(make_config("infogan", steps=2, noise_scale=0.5, out=str(tmp_path / "run"), **TINY))
     m = load_checkpoint(path, device="cpu")

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from gan_models import losses
 from gan_models.checkpoint import build_model
+from gan_models.augment import MAX_SHIFT_PX, random_affine
 from gan_models.cinfogan import CInfoGAN
 from gan_models.config import PRESETS, TrainConfig, make_config, validate
 from gan_models.infogan import Batch, InfoGAN
@@ -64,6 +65,8 @@ def test_presets_match_the_study_table():
     r = make_config("infogan-rectangles")
     assert r.cat == (10, 10) and r.cont == 0 and r.lambda_interaction > 0
     assert r.instance_noise > 0 and r.instance_noise_steps == 0       # constant: hides the foreground pixel noise
+    m = make_config("infogan-mnist")
+    assert m.cat == (10,) and m.cont == 0 and m.cat_augment > 0 and m.noise_dim == 62
 
 
 def test_config_errors_are_readable():
@@ -79,6 +82,8 @@ def test_config_errors_are_readable():
         make_config(noise_dim=0, cat=(), cont=0)
     with pytest.raises(ValueError, match="noise_scale must be > 0"):
         make_config(noise_scale=0.0)
+    with pytest.raises(ValueError, match="cat_augment must be >= 0"):
+        make_config(cat_augment=-0.5)
     assert TrainConfig.from_dict(make_config().to_dict()) == make_config()
 
 
@@ -171,6 +176,45 @@ def test_one_step_on_a_fixed_batch_lowers_the_info_loss():
     model.train_step(Batch(real), optims, generator=torch.Generator().manual_seed(7))   # same latent as info_now
     after = info_now()
     assert after < before
+
+
+def test_random_affine_moves_each_image_within_its_bounds():
+    x = torch.zeros(256, 1, 28, 28)
+    x[:, :, 12:16, 12:16] = 1.0                                    # a 4x4 square on the image centre (13.5, 13.5)
+    assert random_affine(x, 0.0, torch.Generator()) is x
+    y = random_affine(x, 1.0, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and torch.equal(y, random_affine(x, 1.0, torch.Generator().manual_seed(0)))
+    assert not torch.allclose(y[0], y[1])                          # each image its own warp
+    mass = y.sum((1, 2, 3))
+    assert float(mass.min()) > 16 * 0.75 ** 2 * 0.9 and float(mass.max()) < 16 * 1.25 ** 2 * 1.1   # scale 1 +- 0.25
+    grid = torch.arange(28.0)
+    cy = (y[:, 0].sum(2) * grid).sum(1) / mass                     # rotation and scale keep the centre in place,
+    cx = (y[:, 0].sum(1) * grid).sum(1) / mass                     # so the centroid moves by the shift alone
+    assert float((cx - 13.5).abs().max()) <= MAX_SHIFT_PX + 0.1 and float((cy - 13.5).abs().max()) <= MAX_SHIFT_PX + 0.1
+    assert float((cx - 13.5).abs().max()) > MAX_SHIFT_PX / 2       # and it does move
+    half = random_affine(x, 0.5, torch.Generator().manual_seed(0))
+    assert float(((half[:, 0].sum(1) * grid).sum(1) / half.sum((1, 2, 3)) - 13.5).abs().max()) <= MAX_SHIFT_PX / 2 + 0.1
+
+
+def test_cat_augment_reads_the_categories_from_warped_fakes():
+    """Q's categorical term is computed on warped fakes, its gradient reaches G through the warp, and the
+    continuous term still reads the fakes as drawn."""
+    model, _ = _model("infogan", cat_augment=1.0)
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(model.spec, 16, gen)
+    fake = model.generate(lat)
+    q = model.D.q(model.D(fake)[1])
+    warped = model._warped_cat_logits(fake, 0.0, gen)
+    assert not torch.allclose(warped[0], q.cat_logits[0])
+    plain, _ = model.info_loss(q, lat)
+    total, _ = model.info_loss(q, lat, warped)
+    cont = model.lambda_cont * losses.gaussian_nll(lat.cont, q.cont_mean, q.cont_logstd)
+    cat = model.lambda_cat * losses.categorical_nll(warped[0], lat.cat[:, 0])
+    assert torch.allclose(total, cat + cont) and not torch.allclose(total, plain)
+    cat.backward()
+    assert float(model.G.fc[0].weight.grad.abs().sum()) > 0
+    off, _ = _model("infogan")
+    assert off._warped_cat_logits(fake, 0.0, gen) is None
 
 
 class _Additive(torch.nn.Module):
