@@ -104,8 +104,8 @@ PRESETS: dict[str, dict] = {
                                lambda_interaction=10.0),
     # MNIST: no continuous codes (they morphed one digit into another, 4 -> 9, so two categories shared a digit
     # pair) and the categorical code read from randomly warped fakes (rotation +-20 deg, scale 1 +- 0.17, shift
-    # +-2 px), so G cannot split a digit on slant or width. See README, "MNIST".
-    "infogan-mnist": dict(cont=0, cat_augment=0.67),
+    # +-2 px), so G cannot split a digit on slant or width. 6 epochs: 0.953 +- 0.028 over 5 seeds (README, MNIST).
+    "infogan-mnist": dict(cont=0, cat_augment=0.67, epochs=6),
     "demo-line": dict(batch_size=64, steps=400, eval_every=100),          # ~2 min on 2 CPU cores
     # -- C-InfoGAN (the conditional report): label y to G and D, codes catch what the label does not say
     "cinfogan": dict(model="cinfogan", cat=(), cont=2),
