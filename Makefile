@@ -1,5 +1,7 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-PYTHON ?= python3.11
+# The first interpreter >= 3.10 found; 3.11 first (the torch wheels on these machines are built for it).
+PYTHON ?= $(firstword $(foreach p,python3.11 python3 python3.12 python3.13 python3.10,\
+	$(if $(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && echo ok),$(p))))
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # Real MNIST lives beside the repository (never committed); override with MNIST_DIR=...
@@ -10,7 +12,7 @@ DEMO   ?= runs/demo
 .PHONY: venv demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

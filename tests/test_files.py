@@ -1,0 +1,108 @@
+"""basicprop.files: atomic writes, permissions from the umask, temp clean-up, and the folder lock."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from basicprop import files
+
+
+def test_write_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "a.json"
+    files.write_json(target, {"x": 1})
+    files.write_json(target, {"x": 2})
+    assert target.read_text() == '{\n "x": 2\n}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_failure_keeps_previous_file_and_removes_temp(tmp_path):
+    target = tmp_path / "a.bin"
+    files.write_bytes(target, b"old")
+    with pytest.raises(ZeroDivisionError):
+        with files.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            1 / 0
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_nan_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError):
+        files.write_json(tmp_path / "a.json", {"x": float("nan")})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_mode_follows_umask(tmp_path, mask):
+    old = os.umask(mask)
+    try:
+        path = files.write_bytes(tmp_path / "f", b"x")
+        with files.atomic_dir(tmp_path / "d") as d:
+            (d / "inner").write_bytes(b"y")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_atomic_dir_replaces_old_folder(tmp_path):
+    target = tmp_path / "d"
+    target.mkdir()
+    (target / "stale").write_text("s")
+    with files.atomic_dir(target) as d:
+        (d / "new").write_text("n")
+    assert sorted(p.name for p in target.iterdir()) == ["new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_remove_temps_only_removes_temps(tmp_path):
+    (tmp_path / "ckpt.pt").write_bytes(b"keep")
+    (tmp_path / ".ckpt.pt.abc123.tmp").write_bytes(b"orphan")
+    (tmp_path / ".log.jsonl.xyz.tmp").write_bytes(b"orphan")
+    (tmp_path / "notes.tmp").write_bytes(b"keep: not ours")
+    removed = files.remove_temps(tmp_path, "ckpt.pt")
+    assert [p.name for p in removed] == [".ckpt.pt.abc123.tmp"]
+    files.remove_temps(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "notes.tmp"]
+
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from basicprop import files
+    with files.folder_lock(sys.argv[1], "run directory"):
+        print("locked", flush=True)
+        time.sleep(60)
+""")
+
+
+def _holder(folder):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_lock_refuses_second_holder_and_names_it(tmp_path):
+    proc = _holder(tmp_path)
+    try:
+        with pytest.raises(files.FolderLocked, match=rf"run directory .* is in use by process {proc.pid} on "):
+            with files.folder_lock(tmp_path, "run directory"):
+                pass
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_lock_of_killed_process_is_not_stale(tmp_path):
+    proc = _holder(tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / files.LOCK_NAME).exists()  # the file stays; the kernel dropped the lock with its holder
+    with files.folder_lock(tmp_path):
+        with pytest.raises(files.FolderLocked):  # and a second holder in this process is refused too
+            with files.folder_lock(tmp_path):
+                pass
+    with files.folder_lock(tmp_path):  # released at the end of the block
+        pass
