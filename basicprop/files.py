@@ -24,10 +24,17 @@ from typing import Any, Iterator
 
 TEMP_SUFFIX = ".tmp"
 LOCK_NAME = ".lock"
+ENV_CACHE = "BASICPROP_CACHE"
 
 
 class FolderLocked(RuntimeError):
     """Another live process holds the folder's lock; the message names it."""
+
+
+def cache_dir(*parts: str) -> Path:
+    """``$BASICPROP_CACHE`` (default ``~/.cache/basicprop``), joined with ``parts``; not created."""
+    root = Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "basicprop").expanduser()
+    return root.joinpath(*parts)
 
 
 def umask() -> int:

@@ -106,3 +106,10 @@ def test_lock_of_killed_process_is_not_stale(tmp_path):
                 pass
     with files.folder_lock(tmp_path):  # released at the end of the block
         pass
+
+
+def test_cache_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("BASICPROP_CACHE", str(tmp_path))
+    assert files.cache_dir("eval", "classifiers") == tmp_path / "eval" / "classifiers"
+    monkeypatch.delenv("BASICPROP_CACHE")
+    assert files.cache_dir() == files.Path.home() / ".cache" / "basicprop"
