@@ -3,18 +3,35 @@
 A CLI command is a thin layer over a library function. Library code raises ``ValueError`` (or an ``OSError``
 such as ``FileExistsError``) with a readable message; :class:`Group` turns that into ``error: <message>`` on
 stderr and exit status 2, never a traceback. Set ``BASICPROP_DEBUG=1`` to see the traceback instead.
+
+Ctrl-C ends a command with one line and status 130. SIGTERM (what ``timeout``, schedulers and container stops send)
+is raised as :class:`Terminated` in the main thread, so ``finally`` blocks and atomic writers clean up their temp
+files exactly as for Ctrl-C, and ends with status 143. A command that wants to stop gracefully instead (``train``
+saves at the next step boundary) installs its own handlers for its duration.
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import click
 
 USER_ERRORS = (ValueError, OSError, click.ClickException)
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 # click >= 8.2 raises this for a group called without a command (older versions print the help themselves)
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; a BaseException like KeyboardInterrupt, so only clean-up code sees it."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def fail(message: str) -> None:
@@ -39,6 +56,8 @@ class Group(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:  # --help, --version
@@ -46,9 +65,12 @@ class Group(click.Group):
         except _NO_ARGS_IS_HELP as exc:  # a bare group: its help is the answer, not an error
             click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
             sys.exit(0)
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("aborted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
+        except Terminated:
+            click.echo("terminated", err=True)
+            sys.exit(EXIT_TERMINATED)
         except USER_ERRORS as exc:
             if os.environ.get("BASICPROP_DEBUG"):
                 raise

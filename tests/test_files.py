@@ -113,3 +113,36 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch):
     assert files.cache_dir("eval", "classifiers") == tmp_path / "eval" / "classifiers"
     monkeypatch.delenv("BASICPROP_CACHE")
     assert files.cache_dir() == files.Path.home() / ".cache" / "basicprop"
+
+
+SLOW_WRITER = textwrap.dedent("""
+    import sys, time, click
+    from basicprop import files
+    from basicprop.clitools import Group
+
+    @click.group(cls=Group)
+    def cli():
+        pass
+
+    @cli.command()
+    @click.argument("out")
+    def write(out):
+        with files.atomic_path(out) as tmp:
+            tmp.write_bytes(b"partial")
+            print("writing", flush=True)
+            time.sleep(60)
+
+    cli(["write", sys.argv[1]])
+""")
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "aborted")])
+def test_signal_during_a_write_leaves_no_temp_and_one_line(tmp_path, sig, code, word):
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(tmp_path / "out.bin")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code
+    assert err.strip() == word
+    assert list(tmp_path.iterdir()) == []
