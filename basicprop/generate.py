@@ -11,12 +11,16 @@ from typing import Mapping
 
 import numpy as np
 
-from basicprop.kinds import Kind, get_kind
+from basicprop.kinds import SIZE, Kind, get_kind
+from basicprop.resources import check_disk, check_memory
 
 N_TRAIN = 60_000  # default sizes: like MNIST
 N_TEST = 10_000
 SPLITS = ("train", "test")
 FORMAT_VERSION = 1
+# Memory per image beyond the arrays kept (images, int64 labels and factors): rendering's transient noise, plus what
+# each writer copies (npz: float64 latent values; idx: the IDX bytes and their gzip). Upper bounds of measured peaks.
+_EXTRA_BYTES = {None: SIZE * SIZE, "h5": SIZE * SIZE, "npz": SIZE * SIZE, "idx": 3 * SIZE * SIZE}
 
 
 def check_size(n, what: str, minimum: int = 1) -> int:
@@ -49,8 +53,27 @@ def balanced_factors(kind: Kind, n: int, rng: np.random.Generator) -> np.ndarray
     return kind.factors_from_labels(rng.permutation(labels))
 
 
+def array_bytes(kind: Kind, n: int) -> int:
+    """Bytes of one split's arrays: ``n`` uint8 images, int64 labels and int64 factors."""
+    return n * (SIZE * SIZE + 8 + 8 * len(kind.factor_sizes))
+
+
+def check_fits(kind: Kind, sizes: Mapping[str, int], fmt: str | None = None, out=None) -> None:
+    """Refuse (ValueError with the estimate) sizes whose rendering, writing in ``fmt`` and output at ``out``
+    cannot fit in the memory available or on the disk of ``out``."""
+    n = sum(sizes.values())
+    what = f"{n:,} images of kind '{kind.name}'"
+    hint = "lower the number of images (--n-train, --n-test)"
+    k = len(kind.factor_sizes)
+    memory = array_bytes(kind, n) + n * (_EXTRA_BYTES[fmt] + (8 * k if fmt == "npz" else 0))
+    check_memory(memory, f"rendering {what}", hint)
+    if out is not None and fmt in ("h5", "npz"):  # uncompressed: the file is the arrays (npz: + latent values)
+        check_disk(out.parent, array_bytes(kind, n) + (8 * k * n if fmt == "npz" else 0), f"writing {what}", hint)
+
+
 def render_split(kind: Kind, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One split: ``{"images": (n, 28, 28) uint8, "labels": (n,) int64, "factors": (n, K) int64}``."""
+    check_fits(kind, {"split": check_size(n, "number of samples", minimum=0)})
     factors = balanced_factors(kind, n, rng)
     return {"images": kind.render(factors, rng), "labels": kind.labels(factors), "factors": factors}
 
@@ -79,6 +102,7 @@ def render_dataset(kind: Kind | str, n_train: int = N_TRAIN, n_test: int = N_TES
     """Both splits in memory: ``({"train": arrays, "test": arrays}, header)``."""
     kind = get_kind(kind, **(kind_params or {}))
     sizes = {"train": check_size(n_train, "n_train"), "test": check_size(n_test, "n_test")}
+    check_fits(kind, sizes)
     rngs = split_rngs(seed)
     splits = {split: render_split(kind, sizes[split], rngs[split]) for split in SPLITS}
     return splits, header(kind, seed, sizes)
@@ -90,12 +114,14 @@ def make_dataset(kind: Kind | str, out, *, n_train: int = N_TRAIN, n_test: int =
 
     kind: a kind name (``kind_params``, e.g. ``{"bg_noise": (0, 60)}``, are passed to :func:`get_kind`) or a Kind.
     fmt: ``"h5"``, ``"npz"`` or ``"idx"``; by default taken from the extension (no extension: an IDX folder).
-    An existing ``out`` is refused unless ``force``. The file appears atomically (temp file + rename), so a
-    failure leaves nothing behind. Same arguments and seed -> byte-identical output.
+    An existing ``out`` is refused unless ``force``; sizes that cannot fit in memory or on the disk are refused
+    with the estimate before any work. The file appears atomically (temp file + rename), so a failure, Ctrl-C or
+    SIGTERM leaves nothing behind. Same arguments and seed -> byte-identical output.
     """
     from basicprop import io
 
     kind = get_kind(kind, **(kind_params or {}))
     target, fmt = io.resolve_output(out, fmt, force)  # check before the work: bad paths fail fast
+    check_fits(kind, {"train": check_size(n_train, "n_train"), "test": check_size(n_test, "n_test")}, fmt, target)
     splits, head = render_dataset(kind, n_train, n_test, seed)
     return io.write(target, splits, head, fmt=fmt, force=force)

@@ -25,20 +25,25 @@ IDX folder  (any path without extension) ``train-images-idx3-ubyte.gz``, ``train
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import io as _io
 import json
+import math
 import os
 import shutil
-import tempfile
+import stat
+import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import BinaryIO, Mapping
 
 import numpy as np
 
+from basicprop.files import atomic_dir, atomic_path
 from basicprop.kinds import SIZE, get_kind
+from basicprop.resources import check_memory
 
 FORMATS = ("h5", "npz", "idx")
 EXTENSIONS = {".h5": "h5", ".hdf5": "h5", ".npz": "npz", "": "idx"}
@@ -46,6 +51,10 @@ IDX_PREFIX = {"train": "train", "test": "t10k"}
 IDX_META = "basicprop.json"
 GZIP_LEVEL = 6
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same data gives the same bytes
+STALE_AFTER_S = 12 * 3600  # a writer's temp file untouched this long was left by a killed process
+MAX_HEADER_BYTES = 1 << 20  # the JSON header of any format: far more than any kind needs
+MAX_DEFLATE_RATIO = 1032  # deflate cannot expand data more than this: a zip directory claiming more lies
+CHUNK = 1 << 20  # bytes read (and inflated) at a time
 
 Splits = Mapping[str, Mapping[str, np.ndarray]]
 
@@ -89,59 +98,45 @@ def resolve_output(out, fmt: str | None = None, force: bool = False) -> tuple[Pa
     return path, fmt
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success rename it to ``path``, on failure remove it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a temp folder beside ``path``; on success it replaces ``path`` (an old folder is removed after)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        old = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "data")
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write(out, splits: Splits, header: Mapping, fmt: str | None = None, force: bool = False) -> Path:
     """Write both splits and the header to ``out`` in ``fmt`` (default: from the extension); returns the path."""
     path, fmt = resolve_output(out, fmt, force)
+    remove_stale_temps(path)
     if fmt == "idx":
         with atomic_dir(path) as tmp:
             write_idx_dir(tmp, splits, header)
     else:
-        with atomic_file(path) as tmp:
+        with atomic_path(path) as tmp:
             (write_h5 if fmt == "h5" else write_npz)(tmp, splits, header)
     return path
 
 
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove the temp files and folders of target ``path`` that a killed writer left (untouched for
+    :data:`STALE_AFTER_S`: a live writer's temp is younger); returns what was removed."""
+    removed = []
+    now = time.time()
+    for entry in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if not entry.name.endswith((".tmp", ".old")):
+            continue
+        with contextlib.suppress(OSError):
+            if now - entry.lstat().st_mtime < STALE_AFTER_S:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+    return removed
+
+
 def read(path, split: str = "train") -> tuple[dict[str, np.ndarray], dict]:
-    """One split and the header of a file or IDX folder written by :func:`write`; ValueError if foreign/corrupt."""
+    """One split and the header of a file or IDX folder written by :func:`write`; ValueError if foreign/corrupt.
+
+    Every reader checks what a file declares (shapes, dtypes, counts of images, labels and factors, the bytes
+    they need) against each other, the header and the file's size before it reads any data, so a hostile or
+    corrupted file is refused at the cost of its header; FIFOs and devices are refused without being opened.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise ValueError(f"{str(path)!r} does not exist")
@@ -151,11 +146,25 @@ def read(path, split: str = "train") -> tuple[dict[str, np.ndarray], dict]:
     return arrays, head
 
 
+def regular_file(path) -> os.stat_result:
+    """``os.stat`` of ``path``, a regular file (symlinks followed); ValueError otherwise, without opening it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{str(path)!r} does not exist") from None
+    except OSError as e:
+        raise ValueError(f"cannot read {str(path)!r}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"cannot read {str(path)!r}: not a regular file (a FIFO, socket or device is never read)")
+    return st
+
+
 def detect_format(path) -> str:
     """``"idx"`` for a folder, else ``"h5"`` or ``"npz"`` from the file's magic bytes (then its extension)."""
     path = Path(path)
     if path.is_dir():
         return "idx"
+    regular_file(path)
     with open(path, "rb") as f:
         magic = f.read(8)
     suffix = path.suffix.lower()
@@ -175,11 +184,46 @@ def check_header(head, where: str) -> dict:
         raise ValueError(f"{where}: header lacks {', '.join(missing)}")
     try:
         kind = get_kind(head["kind"], **(head["kind_params"] or {}))
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{where}: bad header: {e}") from None
-    if list(kind.factor_sizes) != list(head["factor_sizes"]):
-        raise ValueError(f"{where}: factor sizes {head['factor_sizes']} do not match kind '{kind.name}'")
+        sizes_match = list(kind.factor_sizes) == list(head["factor_sizes"])
+        names_match = list(kind.factor_names) == list(head["factor_names"])
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{where}: bad header: {_first_line(e)}") from None
+    if not sizes_match or not names_match:
+        raise ValueError(f"{where}: factor names or sizes {head['factor_sizes']} do not match kind '{kind.name}'")
+    counts = head.get("sizes", {})
+    if not isinstance(counts, dict) or not all(_is_count(v) for v in counts.values()):
+        raise ValueError(f"{where}: bad header: 'sizes' must map splits to numbers of images")
     return head
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_declared(declared: Mapping[str, tuple], head: Mapping, split: str, where: str) -> int:
+    """Check the ``(shape, dtype)`` a file declares for one split's arrays before any data is read.
+
+    images uint8 (N, 28, 28), labels integers (N,), factors integers (N, K) with K the header's number of factors
+    and N the header's count for the split (when it records one); the memory to read them must be available.
+    Returns the number of bytes the arrays take as stored, for the caller to hold against the file's size.
+    """
+    shapes = {name: tuple(int(d) for d in (shape or ())) for name, (shape, _) in declared.items()}
+    dtypes = {name: np.dtype(dtype) for name, (_, dtype) in declared.items()}
+    images, k = shapes["images"], len(head["factor_sizes"])
+    if len(images) != 3 or images[1:] != (SIZE, SIZE) or dtypes["images"] != np.uint8:
+        raise ValueError(f"{where}: images must be uint8 (N, {SIZE}, {SIZE}); the file declares "
+                         f"{dtypes['images']} {images}")
+    n = images[0]
+    for name, want in (("labels", (n,)), ("factors", (n, k))):
+        if dtypes[name].kind not in "iu" or dtypes[name].itemsize > 8:
+            raise ValueError(f"{where}: {name} must be integers; the file declares {dtypes[name]}")
+        if shapes[name] != want:
+            raise ValueError(f"{where}: {name} of shape {shapes[name]} do not match {n} images with {k} factors")
+    recorded = head.get("sizes", {}).get(split)
+    if recorded is not None and recorded != n:
+        raise ValueError(f"{where}: the header records {recorded} '{split}' images, the arrays declare {n}")
+    check_memory(2 * n * (SIZE * SIZE + 8 + 8 * k), f"reading {n:,} images from {where}")
+    return sum(math.prod(shapes[name]) * dtypes[name].itemsize for name in declared)
 
 
 def check_arrays(arrays: Mapping[str, np.ndarray], head: Mapping, where: str) -> None:
@@ -234,26 +278,64 @@ def write_h5(path, splits: Splits, header: Mapping) -> None:
 def read_h5(path, split: str) -> tuple[dict[str, np.ndarray], dict]:
     import h5py
 
+    size = regular_file(path).st_size
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         raise ValueError(f"cannot read {str(path)!r}: not a valid HDF5 file ({_first_line(e)})") from None
     with f:
         try:
-            head = {k: _attr(v) for k, v in f.attrs.items()}
-            for key in _H5_JSON:
-                if key in head:
-                    head[key] = json.loads(head[key])
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}: unreadable attributes ({_first_line(e)})") from None
-        check_header(head, str(path))
-        if split not in f or not all(k in f[split] for k in ("images", "labels", "factors")):
-            raise ValueError(f"{path}: no complete '{split}' group (images, labels, factors)")
-        try:
-            arrays = _split_arrays(f[split]["images"][()], f[split]["labels"][()], f[split]["factors"][()])
-        except (OSError, ValueError, TypeError) as e:
-            raise ValueError(f"{path}: cannot read the '{split}' arrays ({_first_line(e)})") from None
+            head = _h5_header(f, size, str(path))
+            datasets = _h5_datasets(f, split, str(path))
+            where = f"{path} [{split}]"
+            check_declared({k: (d.shape, d.dtype) for k, d in datasets.items()}, head, split, where)
+            for name, dataset in datasets.items():
+                _check_h5_storage(dataset, size, f"{where} {name}")
+            arrays = _split_arrays(*(datasets[k][()] for k in ("images", "labels", "factors")))
+        except (OSError, KeyError, TypeError) as e:
+            raise ValueError(f"cannot read {str(path)!r}: corrupted HDF5 file ({_first_line(e)})") from None
     return arrays, head
+
+
+def _h5_header(f, size: int, where: str) -> dict:
+    """The root attributes as a header (JSON ones decoded); refused before reading if one claims more bytes than
+    the file has."""
+    for name in f.attrs:
+        if f.attrs.get_id(name).get_storage_size() > min(size, MAX_HEADER_BYTES):
+            raise ValueError(f"{where}: attribute {name!r} is larger than the file allows (corrupted?)")
+    try:
+        head = {k: _attr(v) for k, v in f.attrs.items()}
+        for key in _H5_JSON:
+            if key in head:
+                head[key] = json.loads(head[key])
+    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{where}: unreadable attributes ({_first_line(e)})") from None
+    return check_header(head, where)
+
+
+def _h5_datasets(f, split: str, where: str) -> dict:
+    """The split's three datasets, each a plain member of the file (no links to other files or places)."""
+    import h5py
+
+    group = f.get(split) if isinstance(f.get(split, getlink=True), h5py.HardLink) else None
+    names = ("images", "labels", "factors")
+    if not isinstance(group, h5py.Group) or not all(
+            isinstance(group.get(k, getlink=True), h5py.HardLink) and isinstance(group.get(k), h5py.Dataset)
+            for k in names):
+        raise ValueError(f"{where}: no complete '{split}' group (images, labels, factors)")
+    return {k: group[k] for k in names}
+
+
+def _check_h5_storage(dataset, size: int, where: str) -> None:
+    """A dataset's data lies in this file, uncompressed, all of it: what it declares is what reading costs."""
+    plist = dataset.id.get_create_plist()
+    if plist.get_nfilters() or plist.get_external_count() or dataset.is_virtual:
+        raise ValueError(f"{where}: compressed, external or virtual datasets are not read (basicprop writes plain "
+                         "ones)")
+    stored = dataset.id.get_storage_size()
+    if dataset.nbytes > size or stored < dataset.nbytes:
+        raise ValueError(f"{where}: declares {dataset.shape} ({dataset.nbytes:,} bytes) but the file stores "
+                         f"{min(stored, size):,} (truncated or corrupted)")
 
 
 def _attr(value):
@@ -300,27 +382,63 @@ def write_npz(path, splits: Splits, header: Mapping) -> None:
 
 
 def read_npz(path, split: str) -> tuple[dict[str, np.ndarray], dict]:
+    size = regular_file(path).st_size
     prefix = "" if split == "train" else f"{split}_"
     if not zipfile.is_zipfile(path):
         raise ValueError(f"cannot read {str(path)!r}: not a valid .npz file (not a zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if "metadata" not in z.files:
+        with zipfile.ZipFile(path) as z:
+            if "metadata.npy" not in z.namelist():
                 raise ValueError(f"{path} is not a basicprop dataset (no 'metadata' entry)")
-            head = json.loads(str(z["metadata"].reshape(-1)[0]))
-            check_header(head, str(path))
-            keys = [prefix + k for k in ("imgs", "labels", "latents_classes")]
-            missing = [k for k in keys if k not in z.files]
+            _npy_declared(z, "metadata", size, str(path), limit=MAX_HEADER_BYTES)
+            head = check_header(json.loads(str(_npy_read(z, "metadata").reshape(-1)[0])), str(path))
+            keys = {"images": prefix + "imgs", "labels": prefix + "labels", "factors": prefix + "latents_classes"}
+            missing = [k for k in keys.values() if k + ".npy" not in z.namelist()]
             if missing:
                 raise ValueError(f"{path}: no '{split}' split (missing {', '.join(missing)})")
-            arrays = _split_arrays(*(z[k] for k in keys))
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, json.JSONDecodeError) as e:
+            where = f"{path} [{split}]"
+            check_declared({k: _npy_declared(z, m, size, where) for k, m in keys.items()}, head, split, where)
+            arrays = _split_arrays(*(_npy_read(z, keys[k]) for k in ("images", "labels", "factors")))
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, json.JSONDecodeError, IndexError) as e:
         raise ValueError(f"cannot read {str(path)!r}: not a valid .npz file ({_first_line(e)})") from None
     except ValueError as e:
         if str(e).startswith(str(path)):
             raise
         raise ValueError(f"cannot read {str(path)!r}: {_first_line(e)}") from None
     return arrays, head
+
+
+def _npy_declared(z: zipfile.ZipFile, name: str, size: int, where: str, limit: int | None = None) -> tuple:
+    """``(shape, dtype)`` from a member's .npy header, checked against the sizes the zip records and the file's
+    size; nothing beyond the header is read."""
+    info = z.getinfo(name + ".npy")
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if not stored and info.compress_type != zipfile.ZIP_DEFLATED:
+        raise ValueError(f"{where}: {name} uses a compression other than deflate")
+    ratio = 1 if stored else MAX_DEFLATE_RATIO
+    if info.compress_size > size or info.file_size > ratio * info.compress_size + 4096:
+        raise ValueError(f"{where}: the zip directory's sizes of {name} do not fit the file (corrupted?)")
+    with z.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"{where}: {name} has an unsupported .npy version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+        header_len = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"{where}: {name} holds Python objects, which are never loaded")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if header_len + nbytes != info.file_size or (limit is not None and nbytes > limit):
+        raise ValueError(f"{where}: {name} declares {dtype} {shape} ({nbytes:,} bytes) but holds "
+                         f"{info.file_size - header_len:,} bytes")
+    return shape, dtype
+
+
+def _npy_read(z: zipfile.ZipFile, name: str) -> np.ndarray:
+    """A member whose header :func:`_npy_declared` checked (its size is bounded by the file's)."""
+    with z.open(name + ".npy") as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
 
 
 # -------------------------------------------------------------------------------------------------------- IDX
@@ -341,16 +459,42 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return head + np.ascontiguousarray(data).tobytes()
 
 
+def _idx_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, header length)`` from the start of an IDX stream; nothing beyond the header is read."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+        raise ValueError(f"{where} is not an IDX file (bad magic number)")
+    ndim = magic[3]
+    dims = f.read(4 * ndim)
+    if len(dims) != 4 * ndim:
+        raise ValueError(f"{where}: IDX file is truncated or has trailing bytes")
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+    return shape, _IDX_TYPES[magic[2]], 4 + 4 * ndim
+
+
+def _idx_payload(f: BinaryIO, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+    """Exactly the declared payload, read (and inflated) :data:`CHUNK` bytes at a time; one byte more is refused,
+    so a stream never inflates beyond what its header declares."""
+    out = np.empty(shape, dtype=dtype)
+    view = memoryview(out.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        got = f.readinto(view[done:done + CHUNK])
+        if not got:
+            raise ValueError(f"{where}: IDX file is truncated or has trailing bytes")
+        done += got
+    if f.read(1):
+        raise ValueError(f"{where}: IDX file is truncated or has trailing bytes")
+    return out.astype(dtype.newbyteorder("="), copy=False)
+
+
 def parse_idx(raw: bytes, where: str) -> np.ndarray:
     """Decode IDX bytes; ValueError naming ``where`` if they are not valid IDX."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise ValueError(f"{where} is not an IDX file (bad magic number)")
-    ndim, dtype = raw[3], _IDX_TYPES[raw[2]]
-    start = 4 + 4 * ndim
-    shape = tuple(int(d) for d in np.frombuffer(raw[4:start], dtype=">i4")) if len(raw) >= start else None
-    if shape is None or len(raw) != start + int(np.prod(shape)) * dtype.itemsize:
+    f = _io.BytesIO(raw)
+    shape, dtype, start = _idx_header(f, where)
+    if len(raw) != start + math.prod(shape) * dtype.itemsize:
         raise ValueError(f"{where}: IDX file is truncated or has trailing bytes")
-    return np.frombuffer(raw, dtype=dtype, offset=start).reshape(shape).astype(dtype.newbyteorder("="))
+    return _idx_payload(f, shape, dtype, where)
 
 
 def _gzip_bytes(data: bytes) -> bytes:
@@ -380,36 +524,47 @@ def write_idx_dir(folder: Path, splits: Splits, header: Mapping) -> None:
     (folder / IDX_META).write_text(json.dumps(dict(header), indent=2, sort_keys=True) + "\n")
 
 
-def _read_idx_file(path: Path) -> np.ndarray:
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(f"cannot read {str(path)!r}: corrupted gzip ({_first_line(e)})") from None
-    return parse_idx(raw, str(path))
-
-
 def read_idx_dir(folder: Path, split: str) -> tuple[dict[str, np.ndarray], dict]:
     folder = Path(folder)
     meta = folder / IDX_META
-    if not meta.is_file():
+    if not meta.exists():
         raise ValueError(
             f"{str(folder)!r} is not an IDX folder written by basicprop (no {IDX_META}); for real MNIST use the "
             "dataset name 'mnist' with --data-dir"
         )
+    if regular_file(meta).st_size > MAX_HEADER_BYTES:
+        raise ValueError(f"{meta}: larger than any basicprop header (corrupted?)")
     try:
         head = json.loads(meta.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"cannot read {meta}: {_first_line(e)}") from None
     check_header(head, str(folder))
-    arrays = {}
-    for key, name in idx_names(split).items():
-        path = folder / name
-        if not path.is_file() and (folder / name[:-3]).is_file():
-            path = folder / name[:-3]  # unpacked copy
-        if not path.is_file():
-            raise ValueError(f"{str(folder)!r} lacks {name}")
-        arrays[key] = _read_idx_file(path)
+    paths = {key: _idx_path(folder, name) for key, name in idx_names(split).items()}
+    with contextlib.ExitStack() as stack:
+        try:
+            streams = {k: stack.enter_context(gzip.open(p) if p.suffix == ".gz" else open(p, "rb"))
+                       for k, p in paths.items()}
+            declared = {k: _idx_header(streams[k], str(paths[k])) for k in paths}
+            check_declared({k: d[:2] for k, d in declared.items()}, head, split, f"{folder} [{split}]")
+            for key, (shape, dtype, start) in declared.items():
+                unpacked_size = start + math.prod(shape) * dtype.itemsize
+                if paths[key].suffix != ".gz" and paths[key].stat().st_size != unpacked_size:
+                    raise ValueError(f"{paths[key]}: IDX file is truncated or has trailing bytes")
+            arrays = {k: _idx_payload(streams[k], *declared[k][:2], str(paths[k])) for k in paths}
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"cannot read {str(folder)!r}: corrupted gzip ({_first_line(e)})") from None
     return _split_arrays(arrays["images"], arrays["labels"], arrays["factors"]), head
+
+
+def _idx_path(folder: Path, name: str) -> Path:
+    """``folder/name`` (a .gz), else its unpacked copy; a regular file."""
+    path = folder / name
+    if not path.exists() and (folder / name[:-3]).exists():
+        path = folder / name[:-3]
+    if not path.exists():
+        raise ValueError(f"{str(folder)!r} lacks {name}")
+    regular_file(path)
+    return path
 
 
 def torchvision_root(idx_dir, root) -> Path:
@@ -419,12 +574,12 @@ def torchvision_root(idx_dir, root) -> Path:
     """
     idx_dir, root = Path(idx_dir), Path(root)
     raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
     for split in IDX_PREFIX:
         names = idx_names(split)
         for key in ("images", "labels"):
             source = idx_dir / names[key]
-            with atomic_file(raw / names[key][:-3]) as tmp:
+            regular_file(source)
+            with atomic_path(raw / names[key][:-3]) as tmp:
                 with gzip.open(source, "rb") as f, open(tmp, "wb") as out:
-                    shutil.copyfileobj(f, out, 1 << 20)
+                    shutil.copyfileobj(f, out, CHUNK)
     return root
