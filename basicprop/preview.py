@@ -12,10 +12,10 @@ from typing import Mapping
 
 import numpy as np
 
+from basicprop.images import tile, upscale
+from basicprop.images import write_png as save_png
 from basicprop.kinds import KIND_NAMES, SIZE, get_kind
 
-PAD = 2  # pixels between cells
-PAD_VALUE = 96  # grey grid lines, distinguishable from background 0 and from ink
 MAX_CELLS = 4096
 
 
@@ -24,15 +24,6 @@ def layout(factor_sizes) -> tuple[int, int]:
     sizes = tuple(int(s) for s in factor_sizes)
     cols = sizes[-1] if sizes else 1
     return int(np.prod(sizes[:-1])) if len(sizes) > 1 else 1, cols
-
-
-def tile(cells: np.ndarray, pad: int = PAD, pad_value: int = PAD_VALUE) -> np.ndarray:
-    """(R, C, 28, 28) uint8 cells -> one (R*(28+pad)+pad, C*(28+pad)+pad) uint8 picture."""
-    r, c, h, w = cells.shape
-    out = np.full((r * (h + pad) + pad, c * (w + pad) + pad), pad_value, dtype=np.uint8)
-    view = out[pad:, pad:].reshape(r, h + pad, c, w + pad)[:, :h, :, :w]
-    view[...] = cells.transpose(0, 2, 1, 3)
-    return out
 
 
 def cells_from_labels(images: np.ndarray, labels: np.ndarray, factor_sizes, samples: int) -> np.ndarray:
@@ -81,11 +72,8 @@ def _check_cells(n: int) -> None:
 
 
 def write_png(picture: np.ndarray, out, *, scale: int = 2, force: bool = False) -> Path:
-    """Save a 2-d uint8 picture as PNG, each pixel ``scale`` x ``scale``, atomically."""
-    from PIL import Image
-
+    """Save a 2-d uint8 picture as PNG, each pixel ``scale`` x ``scale``, atomically; refuses to clobber."""
     from basicprop.generate import check_size
-    from basicprop.io import atomic_file
 
     path = Path(out).expanduser()
     if path.suffix.lower() != ".png":
@@ -98,10 +86,7 @@ def write_png(picture: np.ndarray, out, *, scale: int = 2, force: bool = False) 
         raise ValueError(f"{str(path)!r} already exists; pass --force (force=True) to overwrite it")
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a directory")
-    big = np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
-    with atomic_file(path) as tmp:
-        Image.fromarray(big).save(tmp, format="PNG")
-    return path
+    return save_png(upscale(picture, scale), path)
 
 
 def write_preview(source, out, *, split: str = "train", seed: int = 0, samples: int | None = None,

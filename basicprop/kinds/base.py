@@ -35,7 +35,6 @@ class Kind:
 
     name: ClassVar[str]
     factor_names: ClassVar[tuple[str, ...]]
-    description: ClassVar[str] = ""
 
     def __init__(self, *, fg_noise=DEFAULT_FG_NOISE, bg_noise=None):
         self.fg_noise = check_range(fg_noise, "foreground noise", DEFAULT_FG_NOISE)

@@ -33,7 +33,6 @@ def check_levels(levels) -> tuple[float, ...]:
 class Colorings(Kind):
     name = "colorings"
     factor_names = ("position", "intensity")
-    description = "the line bar (10 positions) at intensity levels 0.4/0.6/0.8/1.0 of full ink"
 
     def __init__(self, *, fg_noise=DEFAULT_FG_NOISE, bg_noise=None, levels=DEFAULT_LEVELS):
         super().__init__(fg_noise=fg_noise, bg_noise=bg_noise)

@@ -24,7 +24,6 @@ def ellipse(width: float, height: float, centre=(CENTRE, CENTRE)) -> np.ndarray:
 class Ellipses(Kind):
     name = "ellipses"
     factor_names = ("width", "height")
-    description = "filled ellipse centred at (14, 14), width and height diameters 4,6,..,22 px"
 
     @property
     def factor_values(self):

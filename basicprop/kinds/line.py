@@ -16,7 +16,6 @@ POSITIONS = tuple(3 + 2 * i for i in range(10))  # left column of each position
 class Line(Kind):
     name = "line"
     factor_names = ("position",)
-    description = "vertical bar 4 px wide, full height, at columns 3+2i..6+2i (i = 0..9)"
 
     @property
     def factor_values(self):

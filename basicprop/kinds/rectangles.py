@@ -20,7 +20,6 @@ HEIGHTS = tuple(range(3, 22, 2))  # 3, 5, ..., 21
 class Rectangles(Kind):
     name = "rectangles"
     factor_names = ("left_height", "right_height")
-    description = "two bars 10 px wide at columns 3..12 and 15..24, heights 3,5,..,21 from row 3"
 
     @property
     def factor_values(self):

@@ -45,7 +45,6 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
 class Shapes(Kind):
     name = "shapes"
     factor_names = ("shape", "size")
-    description = "square / disc / triangle / cross, size 6,10,14,18,22 px, centred"
 
     @property
     def factor_values(self):

@@ -18,7 +18,6 @@ OFFSETS = tuple(3 + 2 * i for i in range(8))  # left column (x) / top row (y)
 class Translation(Kind):
     name = "translation"
     factor_names = ("size", "x", "y")
-    description = "filled square of side 4/6/8 px, top-left corner at column 3+2x, row 3+2y (x, y = 0..7)"
 
     @property
     def factor_values(self):
