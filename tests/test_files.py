@@ -146,3 +146,10 @@ def test_signal_during_a_write_leaves_no_temp_and_one_line(tmp_path, sig, code, 
     assert proc.returncode == code
     assert err.strip() == word
     assert list(tmp_path.iterdir()) == []
+
+
+def test_jsonable_turns_numpy_and_nan_into_json():
+    import numpy as np
+    got = files.jsonable({1: np.float32(0.5), "a": np.array([1.0, np.nan]), "b": (np.int64(3), float("inf"))})
+    assert got == {"1": 0.5, "a": [1.0, None], "b": [3, None]}
+    assert type(got["b"][0]) is int

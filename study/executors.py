@@ -1,0 +1,96 @@
+"""Where runs execute: a local process pool (default) or a Ray cluster.
+
+Both take resolved :class:`~study.runner.Run` s, call ``on_done(run, summary)`` on the driver as each one
+finishes (the driver writes the summary, so a remote worker's result lands in the study directory), and retry a
+run once when it failed or its worker died. A diverged run is a result and is not retried.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Sequence
+
+from study.runner import FAILED, Run, execute_pinned
+
+EXECUTORS = ("local", "ray")
+RETRIES = 1
+OnDone = Callable[[Run, dict], None]
+
+
+def default_jobs(threads: int = 1, cores: int | None = None) -> int:
+    """How many runs fit the machine's cores at ``threads`` each (at least one)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(threads, 1))
+
+
+def _crashed(run: Run, exc: BaseException) -> dict:
+    return {"study": run.study, "row": run.row, "seed": run.seed, "status": FAILED, "config_hash": run.config_hash,
+            "message": f"worker crashed: {type(exc).__name__}: {exc}"}
+
+
+def run_local(runs: Sequence[Run], on_done: OnDone, *, jobs: int) -> None:
+    """Runs in ``jobs`` spawned processes (one run each at a time); ``jobs == 1`` runs in this process."""
+    attempts = {r.key: 0 for r in runs}
+    if jobs <= 1:
+        for run in runs:
+            summary = execute_pinned(run)
+            while summary["status"] == FAILED and attempts[run.key] < RETRIES:
+                attempts[run.key] += 1
+                summary = execute_pinned(run)
+            on_done(run, summary)
+        return
+    pending = list(runs)
+    ctx = multiprocessing.get_context("spawn")
+    while pending:
+        retry: list[Run] = []
+        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(execute_pinned, run): run for run in pending}
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    run = futures.pop(fut)
+                    try:
+                        summary = fut.result()
+                    except BrokenProcessPool as exc:   # a worker died (killed, out of memory): the pool is gone
+                        summary = _crashed(run, exc)
+                    if summary["status"] == FAILED and attempts[run.key] < RETRIES:
+                        attempts[run.key] += 1
+                        retry.append(run)
+                    else:
+                        on_done(run, summary)
+        pending = retry
+
+
+def run_ray(runs: Sequence[Run], on_done: OnDone, *, address: str | None, gpus_per_run: float = 0.0,
+            threads: int = 1) -> None:
+    """Each run a Ray task asking for ``threads`` CPUs and ``gpus_per_run`` GPUs (fractions pack several small runs
+    on one GPU). ``address``: "auto" for a cluster started with ``ray start``, None for a local instance."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install 'basicprop[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=threads, num_gpus=gpus_per_run, max_retries=RETRIES)(execute_pinned)
+        attempts = {r.key: 0 for r in runs}
+        refs = {task.remote(run): run for run in runs}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            run = refs.pop(ready[0])
+            try:
+                summary = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                summary = _crashed(run, exc)
+            if summary["status"] == FAILED and attempts[run.key] < RETRIES:
+                attempts[run.key] += 1
+                refs[task.remote(run)] = run
+            else:
+                on_done(run, summary)
+    finally:
+        if started_here:
+            ray.shutdown()

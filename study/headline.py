@@ -1,0 +1,46 @@
+"""The numbers a study table shows, per factor, read from a flat ``disentangle`` report.
+
+    headline(report) -> {"position": {"enc_acc": 1.0, "gen_acc": 0.99, "enc_mig": 0.69, "gen_mig": 0.98}, ...,
+                         "_": {"label_fidelity": ...}}
+
+``enc_acc`` / ``gen_acc``: the best one-to-one (Hungarian) accuracy of any categorical code for the factor, in the
+encoder direction (Q on real images) and the generator direction (sampled codes vs factors measured on generated
+images); ``enc_mig`` / ``gen_mig``: the factor's MIG term. Missing numbers (a factor measured in one direction only,
+a continuous measurement that has no accuracy) are left out, never invented.
+"""
+from __future__ import annotations
+
+import math
+
+from eval.clustering import CLUSTER_ACCURACY
+from eval.mig import MIG_PER_FACTOR
+from eval.score import FACTOR_NAMES
+
+GLOBAL = "_"        # entries that belong to no factor
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _direction(report: dict, prefix: str, name: str, out: dict) -> None:
+    factors = report.get(f"{prefix}.{FACTOR_NAMES}") or []
+    acc = report.get(f"{prefix}.{CLUSTER_ACCURACY}") or []
+    mig = report.get(f"{prefix}.{MIG_PER_FACTOR}") or []
+    for j, factor in enumerate(factors):
+        column = [row[j] for row in acc if j < len(row) and _finite(row[j])]
+        if column:
+            out.setdefault(factor, {})[f"{name}_acc"] = max(column)
+        if j < len(mig) and _finite(mig[j]):
+            out.setdefault(factor, {})[f"{name}_mig"] = mig[j]
+
+
+def headline(report: dict) -> dict:
+    """{factor: {metric: value}} (metrics: enc_acc, gen_acc, enc_mig, gen_mig) plus {"_": {"label_fidelity"}}."""
+    out: dict = {}
+    _direction(report, "enc", "enc", out)
+    _direction(report, "gen", "gen", out)
+    fidelity = report.get("cinfogan.label_fidelity")
+    if _finite(fidelity):
+        out[GLOBAL] = {"label_fidelity": fidelity}
+    return out

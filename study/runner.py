@@ -1,0 +1,212 @@
+"""Plan a study's runs, run one (train + disentangle + the untrained baseline), and say where each run stands.
+
+Layout of a study directory ``DIR``::
+
+    DIR/study.json                  the spec as resolved, the budget and the command (rewritten by each `run`)
+    DIR/runs/<row>--seed<S>.json    one small summary per finished run: commit these
+    DIR/work/<row>/seed<S>-<hash>/  the run directory (ckpt.pt, log.jsonl, grids, eval/): not for committing
+
+A run's identity is its row, its seed and the hash of everything that decides its numbers (the full training
+config and the evaluation settings). The same command again skips runs whose summary has the same hash, resumes
+interrupted ones from their checkpoint, and starts a changed row afresh in a new run directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from study.spec import Row, Study
+
+RUNS, WORK, STUDY_FILE = "runs", "work", "study.json"
+OK, DIVERGED, FAILED = "ok", "diverged", "failed"
+DONE = (OK, DIVERGED)          # finished: a diverged run is a result (the original study's "NaN"), not an error
+SUMMARY_FORMAT = 1
+# training-config fields that do not change the numbers
+_NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row at one seed, fully resolved: everything a worker needs, JSON-able."""
+    study: str
+    row: str
+    seed: int
+    preset: str | None
+    train: dict                 # TrainConfig fields (make_config keyword arguments, ``out`` included)
+    eval: dict                  # DisentangleConfig fields
+    score: bool
+    config_hash: str
+    summary_path: str
+    target: dict | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.row}--seed{self.seed}"
+
+
+def config_hash(train_config: dict, eval_settings: dict) -> str:
+    """12 hex digits of sha256 over what decides a run's numbers."""
+    decided = {"train": {k: v for k, v in sorted(train_config.items()) if k not in _NOT_HASHED},
+               "eval": dict(sorted(eval_settings.items()))}
+    return hashlib.sha256(json.dumps(decided, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def plan(study: Study, out: str | Path, budget: str, *, seeds=None, rows=None, threads: int = 1,
+         device: str = "cpu") -> list[Run]:
+    """Every run of ``study`` under ``budget``; each training config is built and validated here (a bad row fails
+    before anything starts)."""
+    from gan_models import make_config
+
+    out = Path(out)
+    chosen = [study.row(name) for name in rows] if rows else list(study.rows)
+    seeds = list(seeds) if seeds else list(study.seeds)
+    if not seeds:
+        raise ValueError("no seeds to run")
+    runs = []
+    for row in chosen:
+        for seed in seeds:
+            settings = study.train_settings(row, budget)
+            try:
+                cfg = make_config(row.preset, dataset=row.dataset, seed=seed, out="-", progress=False,
+                                  threads=threads, device=device, **settings)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{study.path}: row {row.name!r}: {exc}") from None
+            ev = study.eval_settings(row, budget)
+            h = config_hash(cfg.to_dict(), ev)
+            train = {**cfg.to_dict(), "out": str(out / WORK / row.name / f"seed{seed}-{h}")}
+            runs.append(Run(study=study.name, row=row.name, seed=seed, preset=row.preset, train=train, eval=ev,
+                            score=row.score, config_hash=h,
+                            summary_path=str(out / RUNS / f"{row.name}--seed{seed}.json"),
+                            target=dataclasses.asdict(row.target) if row.target else None))
+    return runs
+
+
+def read_summary(path: str | Path) -> dict | None:
+    """A run summary, or None if it is missing or unreadable (a run still to do)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_done(run: Run) -> bool:
+    s = read_summary(run.summary_path)
+    return bool(s) and s.get("config_hash") == run.config_hash and s.get("status") in DONE
+
+
+# ------------------------------------------------------------------------------------------------ one run
+def _versions() -> dict:
+    import numpy
+    import torch
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def _curve(run_dir: Path) -> list[dict]:
+    """The per-evaluation records of the run's log: step and every ``acc/<factor>``."""
+    curve = []
+    log = run_dir / "log.jsonl"
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            with_acc = json.loads(line) if line.strip() else {}
+            if with_acc.get("event") == "eval":
+                curve.append({k: v for k, v in with_acc.items()
+                              if k == "step" or (k.startswith("acc/") and k.count("/") == 1)})
+    return curve
+
+
+def _untrained(trained, config: dict):
+    """The same architecture at initialisation (same seed as training) in place of the trained weights."""
+    import torch
+
+    from gan_models.checkpoint import build_model
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(config["seed"]))
+        model = build_model(config, trained.spec)
+    model.to(trained.device).eval()
+    return dataclasses.replace(trained, generator=model.G, discriminator=model.D, step=0, metrics={})
+
+
+def _train(run: Run, run_dir: Path) -> None:
+    from gan_models import TrainConfig, train
+    cfg = TrainConfig.from_dict(run.train)
+    done_marker = run_dir / "trained.json"
+    if done_marker.is_file():
+        return
+    train(cfg, resume=(run_dir / "ckpt.pt").is_file())
+    from basicprop.files import write_json
+    write_json(done_marker, {"config_hash": run.config_hash})
+
+
+def _score(run: Run, run_dir: Path) -> tuple[dict, dict]:
+    """(trained report, untrained report) of ``disentangle`` on the run's checkpoint, with the same settings."""
+    from eval.disentangle import DisentangleConfig, disentangle
+    from gan_models import load_checkpoint
+
+    settings = {**run.eval, "ckpt": str(run_dir / "ckpt.pt"), "device": run.train.get("device", "cpu")}
+    cfg = DisentangleConfig(**settings)
+    trained = load_checkpoint(cfg.ckpt, device=cfg.device)
+    report = disentangle(cfg, model=trained, log=lambda msg: None)
+    baseline = disentangle(cfg, model=_untrained(trained, trained.config), log=lambda msg: None)
+    return report, baseline
+
+
+def execute(run: Run) -> dict:
+    """Train and score one run; returns its summary (also when it diverged or failed). Writes only in its run
+    directory: the caller writes the summary, so a remote worker's result lands on the driver."""
+    from gan_models import TrainingDiverged
+    from study.headline import headline
+
+    run_dir = Path(run.train["out"])
+    t0 = time.time()
+    status, message, report, baseline = OK, "", None, None
+    try:
+        _train(run, run_dir)
+        if run.score:
+            report, baseline = _score(run, run_dir)
+    except TrainingDiverged as exc:
+        status, message = DIVERGED, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a crashed run is recorded and retried, the study goes on
+        status, message = FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+    return {
+        "format": SUMMARY_FORMAT, "study": run.study, "row": run.row, "seed": run.seed, "preset": run.preset,
+        "status": status, "message": message, "config_hash": run.config_hash,
+        "config": {k: v for k, v in run.train.items() if k != "out"}, "eval_settings": run.eval,
+        "target": run.target,
+        "metrics": headline(report) if report else {}, "untrained": headline(baseline) if baseline else {},
+        "scores": _scalars(report), "untrained_scores": _scalars(baseline),
+        "curve": _curve(run_dir), "wall_s": round(time.time() - t0, 1),
+        "device": run.train.get("device", "cpu"), "threads": run.train.get("threads"),
+        "host": socket.gethostname(), "machine": platform.processor() or platform.machine(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": _versions(),
+        "run_dir": str(run_dir),
+    }
+
+
+def _scalars(report: dict | None) -> dict:
+    """The scalar numbers of a disentangle report (MIG, SAP, DCI, ...), without settings, versions or timings."""
+    if not report:
+        return {}
+    skip = ("setting.", "version.", "timing.", "checkpoint.")
+    return {k: v for k, v in report.items()
+            if not k.startswith(skip) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def execute_pinned(run: Run) -> dict:
+    """:func:`execute` in a worker process: torch's threads pinned to the run's ``threads`` first."""
+    import torch
+    threads = int(run.train.get("threads") or 1)
+    torch.set_num_threads(threads)
+    return execute(run)
+
+
+def python_command() -> str:
+    return " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else ""

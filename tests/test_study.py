@@ -1,0 +1,227 @@
+"""study: specs checked before anything starts, the smoke study end to end, resumable and idempotent runs,
+diverged and crashed runs, one study process per directory, tables, and Ray against the local executor."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import study.runner as runner
+from basicprop.files import folder_lock
+from study import api, report
+from study.spec import load_study
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The shipped smoke study (2 rows x 2 seeds), run once with two worker processes."""
+    out = tmp_path_factory.mktemp("smoke")
+    lines = []
+    result = api.run_study("smoke", out, budget="smoke", jobs=2, log=lines.append)
+    return out, result, lines
+
+
+def _summaries(out):
+    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))}
+
+
+def _write_spec(tmp_path, text):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+SPEC = """
+name = "t"
+seeds = [0]
+[[rows]]
+name = "line"
+preset = "infogan-line"
+dataset = "basicprop-line"
+"""
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("seeds = [0]", "seeds = []"), "'seeds' must be a non-empty list"),
+    (("name = \"line\"", "name = \"line\"\nprest = \"x\""), "rows\\[0\\]: unknown key 'prest'"),
+    (("preset = \"infogan-line\"", "preset = \"infogan-lin\""), "unknown preset 'infogan-lin'"),
+    (("dataset = \"basicprop-line\"", "dataset = \"basicprop-line\"\noverrides = { stepz = 3 }"),
+     "overrides: unknown key 'stepz'"),
+    (("dataset = \"basicprop-line\"", "dataset = \"basicprop-line\"\noverrides = { seed = 3 }"),
+     "overrides: unknown key 'seed'"),
+    (("seeds = [0]", "seeds = [0]\n[budgets.cpu]\nevall = {}"), "budgets.cpu: unknown key 'evall'"),
+    (("seeds = [0]", "seeds = [0]\n[budgets.cpu]\neval = { n_sample = 3 }"), "unknown key 'n_sample'"),
+    (("dataset = \"basicprop-line\"", "dataset = \"basicprop-line\"\ntarget = { metric = \"acc\" }"),
+     "unknown metric 'acc'"),
+    (("name = \"t\"", "name = \"t\"\nrowz = 1"), "unknown key 'rowz'"),
+])
+def test_spec_mistakes_name_the_file_and_key(tmp_path, edit, message):
+    path = _write_spec(tmp_path, SPEC.replace(*edit))
+    with pytest.raises(ValueError, match=message) as err:
+        load_study(path)
+    assert str(path) in str(err.value)
+
+
+def test_bad_rows_and_settings_fail_before_anything_starts(tmp_path):
+    with pytest.raises(ValueError, match="unknown study 'smok'"):
+        api.run_study("smok", tmp_path / "a", budget="smoke")
+    with pytest.raises(ValueError, match="unknown row 'lin'"):
+        api.run_study("smoke", tmp_path / "a", budget="smoke", rows=["lin"])
+    spec = _write_spec(tmp_path, SPEC.replace("dataset = \"basicprop-line\"",
+                                              "dataset = \"basicprop-line\"\noverrides = { batch_size = -1 }"))
+    with pytest.raises(ValueError, match="row 'line'.*batch"):
+        api.run_study(spec, tmp_path / "a", budget="smoke")
+    assert not (tmp_path / "a").exists()
+
+
+def test_every_shipped_study_plans_under_every_budget(tmp_path):
+    names = api.list_studies()
+    assert {"seed-table", "rectangles-fixes", "noise", "basicprop-plus", "cinfogan", "mnist", "smoke"} <= set(names)
+    for name in names:
+        spec = load_study(name)
+        for budget in ("smoke", "cpu", "gpu"):
+            runs = runner.plan(spec, tmp_path, budget)
+            assert len(runs) == len(spec.rows) * len(spec.seeds)
+            assert len({r.train["out"] for r in runs}) == len(runs)
+    table = load_study("seed-table")
+    assert len(table.rows) == 18 and {r.preset for r in table.rows} >= {"vanilla-gan", "gan-codes", "infogan",
+                                                                        "infogan-no-z", "infogan-cat-only",
+                                                                        "infogan-real-mi"}
+
+
+def test_smoke_study_summaries(smoke):
+    out, result, lines = smoke
+    assert sorted(result["done"]) == ["line--seed0", "line--seed1", "rectangles--seed0", "rectangles--seed1"]
+    assert result["failed"] == [] and result["skipped"] == []
+    sums = _summaries(out)
+    assert set(sums) == set(result["done"])
+    for s in sums.values():
+        assert s["status"] == "ok" and s["message"] == ""
+        assert set(s["metrics"]) == ({"position"} if s["row"] == "line" else {"left_height", "right_height"})
+        for factor, m in s["metrics"].items():
+            assert 0 <= m["enc_acc"] <= 1 and 0 <= m["gen_acc"] <= 1
+            assert "enc_acc" in s["untrained"][factor]          # the untrained network, scored the same way
+        assert [c["step"] for c in s["curve"]] == [12, 24]
+        assert s["config"]["steps"] == 24 and s["config"]["seed"] == s["seed"]
+        assert len(s["config_hash"]) == 12 and s["wall_s"] > 0 and s["versions"]["torch"]
+    # the trained and the untrained scores are different networks' numbers
+    line0 = sums["line--seed0"]
+    assert line0["metrics"] != line0["untrained"]
+    assert sum(line.startswith("[") for line in lines) == 4 and "ETA" in lines[-2]
+
+
+def test_same_command_again_skips_finished_runs(smoke):
+    out, _, _ = smoke
+    before = {p.name: p.read_bytes() for p in (out / "runs").iterdir()}
+    again = api.run_study("smoke", out, budget="smoke", jobs=2)
+    assert again["done"] == [] and len(again["skipped"]) == 4
+    assert {p.name: p.read_bytes() for p in (out / "runs").iterdir()} == before
+    st = api.study_status(out)
+    assert [r["state"] for r in st["runs"]] == ["done"] * 4 and st["left"] == 0
+
+
+def test_report_tables_and_figures(smoke, tmp_path):
+    out, _, _ = smoke
+    built = api.study_report(out)
+    rows = {r["row"]: r for r in built["rows"]}
+    assert set(rows) == {"line", "rectangles"}
+    line = rows["line"]
+    sums = _summaries(out)
+    accs = [sums[f"line--seed{s}"]["metrics"]["position"]["enc_acc"] for s in (0, 1)]
+    stats = line["factors"]["position"]["enc_acc"]["trained"]
+    assert stats["mean"] == pytest.approx(sum(accs) / 2) and stats["min"] == min(accs) and stats["n"] == 2
+    assert line["at_target"] == sum(a >= 0.95 for a in accs) and line["diverged"] == 0
+    assert "| line | position |" in built["table_md"]
+    csv_lines = built["csv"].splitlines()
+    assert csv_lines[0].startswith("study,row,seed,status,factor,metric,trained,untrained")
+    assert len(csv_lines) == 1 + sum(len(m) for s in sums.values() for m in s["metrics"].values())
+    assert "line,0,ok,position,enc_acc," in built["csv"]
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\nintro\n")
+    paths = report.write(built, tmp_path / "rep", results)
+    names = {p.name for p in paths}
+    assert {"summary.json", "summary.csv", "TABLE.md", "curves.png", "traversals.png", "RESULTS.md"} <= names
+    report.write(built, tmp_path / "rep", results)                  # refreshed, not appended twice
+    text = results.read_text()
+    assert text.startswith("# Results\n\nintro\n") and text.count("<!-- study:smoke -->") == 1
+    assert "python cli.py study run smoke" in text
+
+
+def test_second_study_process_on_the_same_directory_is_refused(tmp_path):
+    with folder_lock(tmp_path, "study directory"):
+        with pytest.raises(ValueError, match="study directory .* is in use by process"):
+            api.run_study("smoke", tmp_path, budget="smoke", jobs=1)
+
+
+def test_diverged_run_is_a_result_and_a_crash_is_retried_once(tmp_path, monkeypatch):
+    from gan_models import TrainingDiverged
+    calls = []
+
+    def fake_train(run, run_dir):
+        calls.append(run.key)
+        if run.seed == 0:
+            raise TrainingDiverged("non-finite loss at step 3")
+        if calls.count(run.key) == 1:
+            raise RuntimeError("worker lost its GPU")
+        raise FileNotFoundError("still broken")
+
+    monkeypatch.setattr(runner, "_train", fake_train)
+    result = api.run_study("smoke", tmp_path, budget="smoke", rows=["line"], jobs=1)
+    assert calls == ["line--seed0", "line--seed1", "line--seed1"]      # diverged: not retried; crash: once
+    assert result["done"] == ["line--seed0"] and result["failed"] == ["line--seed1"]
+    sums = _summaries(tmp_path)
+    assert sums["line--seed0"]["status"] == "diverged" and "step 3" in sums["line--seed0"]["message"]
+    assert sums["line--seed1"]["status"] == "failed" and "still broken" in sums["line--seed1"]["message"]
+    states = {r["run"]: r["state"] for r in api.study_status(tmp_path)["runs"]}
+    assert states == {"line--seed0": "diverged", "line--seed1": "failed"}
+    table = api.study_report(tmp_path)["rows"][0]
+    assert table["diverged"] == 1 and table["failed"] == 1 and table["at_target"] == 0
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(smoke, tmp_path):
+    """A run whose training stopped half-way (checkpoint at step 12, no summary) is resumed, and ends with the same
+    summary numbers as the uninterrupted run."""
+    from gan_models import TrainConfig, train
+    out, _, _ = smoke
+    spec = load_study("smoke")
+    run = [r for r in runner.plan(spec, tmp_path, "smoke", rows=["line"], seeds=[0])][0]
+    train(TrainConfig.from_dict({**run.train, "steps": 12}))
+    assert (Path(run.train["out"]) / "ckpt.pt").is_file()
+    result = api.run_study("smoke", tmp_path, budget="smoke", rows=["line"], seeds=[0], jobs=1)
+    assert result["done"] == ["line--seed0"]
+    resumed = _summaries(tmp_path)["line--seed0"]
+    uninterrupted = _summaries(out)["line--seed0"]
+    assert resumed["config_hash"] == uninterrupted["config_hash"]
+    assert resumed["metrics"] == uninterrupted["metrics"] and resumed["curve"] == uninterrupted["curve"]
+
+
+def test_cli_list_and_bad_input(tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "study", *args], cwd=ROOT, capture_output=True, text=True)
+    listed = cli("list")
+    assert listed.returncode == 0 and "seed-table" in listed.stdout and "smoke" in listed.stdout
+    for args, message in ((["run", "nope", "--out", str(tmp_path / "x")], "unknown study 'nope'"),
+                          (["run", "smoke", "--out", str(tmp_path / "x"), "--seeds", "a"], "--seeds: expected"),
+                          (["status", str(tmp_path)], "not a study directory")):
+        res = cli(*args)
+        assert res.returncode == 2 and res.stderr.strip().startswith("error:") and message in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_ray_executor_gives_the_local_summaries(smoke, tmp_path):
+    ray = pytest.importorskip("ray")
+    out, _, _ = smoke
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        result = api.run_study("smoke", tmp_path, budget="smoke", rows=["line"], executor="ray")
+    finally:
+        ray.shutdown()
+    assert sorted(result["done"]) == ["line--seed0", "line--seed1"]
+    local, remote = _summaries(out), _summaries(tmp_path)
+    for key in result["done"]:
+        for field in ("status", "config_hash", "metrics", "untrained", "curve", "scores"):
+            assert remote[key][field] == local[key][field], (key, field)
