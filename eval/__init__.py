@@ -2,8 +2,14 @@
 
 Pure metrics over arrays (samples first: ``codes (N, C)``, ``factors (N, K)`` int), one module each:
 :mod:`eval.mutual_info`, :mod:`eval.mig`, :mod:`eval.sap`, :mod:`eval.dci`, :mod:`eval.clustering`,
-:mod:`eval.probes`; :func:`eval.score.score` runs them all. :mod:`eval.oracles` measures the factors of
-generated images (factor classifiers, analytic measurements) and :mod:`eval.disentangle` is the checkpoint
-pipeline. ``eval`` is also a Python builtin: import ``from eval import mig`` inside the project and run
+:mod:`eval.probes`; :func:`eval.score.score` runs them all.
+
+The checkpoint pipeline :func:`eval.disentangle.disentangle` (settings in :mod:`eval.config`, report keys in
+:mod:`eval.keys`) runs three steps, :mod:`eval.encoder_direction`, :mod:`eval.generator_direction` and
+:mod:`eval.traversal`, measuring generated images with :mod:`eval.measure` (pixel measurements) and
+:mod:`eval.factor_classifiers` (CNNs, their training and cache); it returns a dict and writes nothing:
+:mod:`eval.report` prints tables and writes the JSON and pictures, called from :mod:`eval.cli`.
+
+``eval`` is also a Python builtin: import ``from eval import mig`` inside the project and run
 ``python -m eval ...`` from the shell.
 """

@@ -1,21 +1,43 @@
 """``python -m eval ...`` / ``python cli.py eval ...``: the ``score`` and ``disentangle`` commands.
 
-Each command parses its options, calls one library function and prints the result; defaults come from the
-config dataclasses (:class:`eval.score.ScoreConfig`, :class:`eval.disentangle.DisentangleConfig`).
-User errors (missing file, shape mismatch, bad option) print one ``error:`` line and exit with status 2.
+Each command parses its options, calls one library function, prints the result and writes the files; the options'
+names, defaults and types come from the config dataclasses (:class:`eval.score.ScoreConfig`,
+:class:`eval.disentangle.DisentangleConfig`) and their type hints. User errors (missing file, shape mismatch, bad
+option, a damaged checkpoint, a size that cannot fit in memory) print one ``error:`` line and exit with status 2.
+``disentangle`` holds its output folder's lock while it runs; Ctrl-C or SIGTERM leaves no temp file behind.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+import contextlib
+import typing
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import click
 import numpy as np
 
+from basicprop import files
 from basicprop.clitools import Group
+from eval.config import DEVICE_CHOICES, MEASURE_CHOICES, DisentangleConfig, validate
 from eval.score import ScoreConfig
 
-_SCORE = ScoreConfig()
+# checkpoint loading errors that mean a damaged file, not a bug (torch's message for a state dict that does not fit
+# the model its config builds, or an unknown device string)
+_LOAD_ERRORS = ("Error(s) in loading state_dict", "Invalid device string", "Expected one of")
+
+
+def config_option(config_cls, name: str, help: str | None = None, **extra):
+    """A click option for field ``name`` of a config dataclass: ``--name-with-dashes`` (``--x/--no-x`` for a bool),
+    the field's default and, unless given, the type of its hint (``int | None`` -> int, default None allowed)."""
+    field = next(f for f in fields(config_cls) if f.name == name)
+    hint = typing.get_type_hints(config_cls)[name]
+    types = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
+    flag = "--" + name.replace("_", "-")
+    decls = [f"{flag}/--no-{flag[2:]}"] if hint is bool else [flag]
+    if hint is not bool and "type" not in extra:
+        extra["type"] = types[0]
+    return click.option(*decls, name, default=field.default, show_default=field.default is not None, help=help,
+                        **extra)
 
 
 def parse_discrete(text: str, n_codes: int):
@@ -52,8 +74,39 @@ def load_array(path: str, what: str) -> np.ndarray:
         raise ValueError(f"cannot read {what} from {path}: {exc}") from None
 
 
+def load_model(ckpt: str, device: str):
+    """``gan_models.load_checkpoint``, with a checkpoint that lacks keys or whose tensors do not fit its config
+    reported as a user error (``ValueError``) instead of a traceback."""
+    from gan_models import load_checkpoint
+    try:
+        return load_checkpoint(ckpt, device=device)
+    except KeyError as exc:
+        raise ValueError(f"checkpoint {ckpt} lacks the entry {exc}: not a complete gan_models checkpoint") from None
+    except RuntimeError as exc:
+        if not str(exc).startswith(_LOAD_ERRORS):
+            raise
+        detail = " ".join(str(exc).split("\n", 2)[:2])
+        raise ValueError(f"checkpoint {ckpt} does not fit the model its config describes: {detail}") from None
+
+
+@contextlib.contextmanager
+def output_folder(folder: Path):
+    """Hold ``folder``'s lock (a second process is refused with one line naming the holder) and remove temp files
+    a killed run left there."""
+    try:
+        with files.folder_lock(folder, "output folder"):
+            files.remove_temps(folder)
+            yield folder
+    except files.FolderLocked as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _names(text: str | None):
     return None if text is None else [t.strip() for t in text.split(",")]
+
+
+def _to_stderr(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,24 +125,25 @@ def group(ctx: click.Context) -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed of the train/test splits and classifiers.")
 @click.option("--discrete", default="auto", show_default=True,
               help="Which code columns are categorical: auto (integer-valued ones), none, all, or indices 0,2.")
-@click.option("--num-bins", default=_SCORE.num_bins, show_default=True, help="Bins for continuous codes.")
+@config_option(ScoreConfig, "num_bins", "Bins for continuous codes.")
 @click.option("--code-names", default=None, help="Comma-separated code names.")
 @click.option("--factor-names", default=None, help="Comma-separated factor names.")
-@click.option("--sap/--no-sap", default=_SCORE.sap, show_default=True)
-@click.option("--dci/--no-dci", default=_SCORE.dci, show_default=True, help="Gradient-boosted trees: the slow one.")
-@click.option("--dci-max-train", default=_SCORE.dci_max_train, type=int, help="Cap DCI's training split.")
-@click.option("--probes/--no-probes", default=_SCORE.probes, show_default=True)
-@click.option("--mlp/--no-mlp", default=_SCORE.mlp, show_default=True, help="The MLP probe.")
-def score_command(codes_path, factors_path, json_path, heatmap, seed, discrete, num_bins, code_names,
-                  factor_names, sap, dci, dci_max_train, probes, mlp) -> None:
+@config_option(ScoreConfig, "sap")
+@config_option(ScoreConfig, "dci", "Gradient-boosted trees: the slow one.")
+@config_option(ScoreConfig, "dci_max_train", "Cap DCI's training split.")
+@config_option(ScoreConfig, "probes")
+@config_option(ScoreConfig, "mlp", "The MLP probe.")
+def score_command(codes_path, factors_path, json_path, heatmap, seed, discrete, code_names, factor_names,
+                  **settings) -> None:
     """Score codes (N×C) against known factors (N×K integers): MI, MIG, SAP, DCI, accuracy, probes."""
     from eval import report
-    from eval.score import score
+    from eval.mutual_info import MI_NORMALIZED
+    from eval.score import CODE_NAMES, FACTOR_NAMES, score
 
     codes = load_array(codes_path, "codes")
     factors = load_array(factors_path, "factors")
     n_codes = codes.shape[1] if codes.ndim == 2 else 1
-    config = ScoreConfig(num_bins=num_bins, sap=sap, dci=dci, dci_max_train=dci_max_train, probes=probes, mlp=mlp)
+    config = ScoreConfig(**settings)
     result = score(codes, factors, rng=np.random.default_rng(seed), discrete=parse_discrete(discrete, n_codes),
                    config=config, code_names=_names(code_names), factor_names=_names(factor_names))
     click.echo(report.format_table(result))
@@ -98,39 +152,52 @@ def score_command(codes_path, factors_path, json_path, heatmap, seed, discrete, 
         out = {**report.flatten("setting.", settings), **report.flatten("version.", report.versions()), **result}
         click.echo(f"wrote {report.write_json(json_path, out)}")
     if heatmap:
-        from eval.mutual_info import MI_NORMALIZED
-        from eval.score import CODE_NAMES, FACTOR_NAMES
         path = report.plot_mi_heatmap(result[MI_NORMALIZED], result[CODE_NAMES], result[FACTOR_NAMES], heatmap)
         click.echo(f"wrote {path}")
 
 
+def _disentangle_options(command):
+    D = DisentangleConfig
+    options = [
+        click.option("--ckpt", required=True, help="Checkpoint written by `python cli.py train`."),
+        config_option(D, "dataset", "Encoder direction: real images of this dataset (name or file) instead of the "
+                      "checkpoint's (test split)."),
+        config_option(D, "data_dir", "MNIST directory (default $BASICPROP_MNIST_DIR)."),
+        config_option(D, "n_samples", "Real and generated images scored."),
+        config_option(D, "seed"),
+        config_option(D, "device", f"{', '.join(DEVICE_CHOICES)} (auto: CUDA, MPS, CPU), or cuda:N."),
+        click.option("--out", "out_dir", default=None, help="Folder for PNGs and report.json [default: <ckpt dir>/eval]."),
+        click.option("--json", "json_path", default=None, help="Write the JSON report here [default: <out>/report.json]."),
+        click.option("--plots/--no-plots", default=True, show_default=True, help="MI heatmaps and the traversal grid."),
+        config_option(D, "measure", "Measure generated images with trained factor classifiers, or (line/rectangles) "
+                      "from pixels.", type=click.Choice(MEASURE_CHOICES)),
+        config_option(D, "num_bins", "Histogram bins for continuous codes."),
+        config_option(D, "sap"),
+        config_option(D, "dci", "DCI with gradient-boosted trees (encoder)."),
+        config_option(D, "dci_max_train", "Cap on DCI's training split."),
+        config_option(D, "probes", "Logistic / MLP probes (encoder)."),
+        config_option(D, "mlp"),
+        config_option(D, "traversal_bases", "Base latents per code sweep."),
+        config_option(D, "traversal_steps", "Sweep values of a continuous code."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @group.command("disentangle")
-@click.option("--ckpt", required=True, help="Checkpoint written by `python cli.py train`.")
-@click.option("--dataset", default=None, help="Encoder direction: real images of this dataset (name or file) "
-              "instead of the checkpoint's (test split).")
-@click.option("--data-dir", default=None, help="MNIST directory (default $BASICPROP_MNIST_DIR).")
-@click.option("--n-samples", default=10_000, show_default=True, help="Real and generated images scored.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA, MPS, CPU), cpu, cuda, mps.")
-@click.option("--out", "out_dir", default=None, help="Folder for PNGs and report.json [default: <ckpt dir>/eval].")
-@click.option("--json", "json_path", default=None, help="Write the JSON report here [default: <out>/report.json].")
-@click.option("--plots/--no-plots", default=True, show_default=True, help="MI heatmaps and the traversal grid.")
-@click.option("--measure", type=click.Choice(["classifier", "analytic"]), default="classifier", show_default=True,
-              help="Measure generated images with trained factor classifiers, or (line/rectangles) from pixels.")
-@click.option("--num-bins", default=20, show_default=True, help="Histogram bins for continuous codes.")
-@click.option("--sap/--no-sap", default=True, show_default=True)
-@click.option("--dci/--no-dci", default=True, show_default=True, help="DCI with gradient-boosted trees (encoder).")
-@click.option("--dci-max-train", default=2000, show_default=True, type=int, help="Cap on DCI's training split.")
-@click.option("--probes/--no-probes", default=True, show_default=True, help="Logistic / MLP probes (encoder).")
-@click.option("--mlp/--no-mlp", default=True, show_default=True)
-@click.option("--traversal-bases", default=32, show_default=True, help="Base latents per code sweep.")
-@click.option("--traversal-steps", default=10, show_default=True, help="Sweep values of a continuous code.")
-def disentangle_command(**options) -> None:
+@_disentangle_options
+def disentangle_command(out_dir: str | None, json_path: str | None, plots: bool, **options) -> None:
     """Score a checkpoint: Q on real images, G's codes on measured factors, traversals, C-InfoGAN fidelity."""
-    from eval.disentangle import DisentangleConfig, disentangle, format_report
+    from eval.disentangle import disentangle
+    from eval.report import format_report, write_report
 
     config = DisentangleConfig(**options)
-    rep = disentangle(config, log=lambda s: click.echo(s, err=True))
+    validate(config)
+    model = load_model(config.ckpt, config.device)
+    out = Path(out_dir) if out_dir else Path(config.ckpt).parent / "eval"
+    with output_folder(out):
+        rep = disentangle(config, model=model, log=_to_stderr)
+        written = write_report(rep, out, json_path=json_path, plots=plots)
     click.echo(format_report(rep))
-    click.echo(f"wrote {rep['json_path']}" + (f" and PNGs in {rep['out_dir']}" if config.plots else "")
-               + f"  ({rep['timing.total']:.1f} s)")
+    click.echo(f"wrote {written[-1]}" + (f" and PNGs in {out}" if plots else "") + f"  ({rep['timing.total']:.1f} s)")

@@ -1,22 +1,24 @@
-"""Reports: a readable table, a flat JSON file (every number, the settings, the versions) and pictures.
+"""Reports: readable tables, a flat JSON file (every number, the settings, the versions) and pictures.
 
 JSON is flat: one level of keys such as ``"enc.mig"`` or ``"setting.n_samples"``; matrices are lists of rows
 with their row/column names under neighbouring keys. NaN (undefined, e.g. DCI disentanglement with one
-factor) is written as ``null``.
+factor) is written as ``null``. Every file is written atomically through :mod:`basicprop.files`.
+
+:func:`format_table` is the table of one :func:`eval.score.score` result; :func:`format_report` and
+:func:`write_report` print and write a whole :func:`eval.disentangle.disentangle` report.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from basicprop import files
 from eval import clustering as _cl
 from eval import dci as _dci
 from eval import mig as _mig
@@ -24,6 +26,11 @@ from eval import mutual_info as _mi
 from eval import probes as _pr
 from eval import sap as _sap
 from eval import score as _score
+from eval.keys import (CINFOGAN, ENCODER, GENERATOR, LABEL_FIDELITY, SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS,
+                       TRAVERSAL, TRAVERSAL_BEST_FACTOR, TRAVERSAL_CHANGE, TRAVERSAL_CODES, TRAVERSAL_FACTORS,
+                       TRAVERSAL_GAP, TRAVERSAL_GRID, TRAVERSAL_MEAN_GAP)
+
+NOT_IN_JSON = (TRAVERSAL_GRID,)   # report entries that are pictures, not numbers
 
 
 def jsonable(obj):
@@ -56,19 +63,8 @@ def flatten(prefix: str, result: Mapping) -> dict:
 
 
 def write_json(path: str | os.PathLike, report: Mapping) -> Path:
-    """Write atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(jsonable(report), fh, indent=1, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write a flat report as JSON, atomically, leaving out the pictures (:data:`NOT_IN_JSON`)."""
+    return files.write_json(path, jsonable({k: v for k, v in report.items() if k not in NOT_IN_JSON}))
 
 
 def _f(x, digits: int = 3) -> str:
@@ -168,7 +164,86 @@ def plot_traversal(images: np.ndarray, row_labels: Sequence[str], annotations: S
 
 def _save(fig, plt, path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with files.atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return path
+
+
+def write_report(report: Mapping, out_dir: str | os.PathLike, *, json_path: str | os.PathLike | None = None,
+                 plots: bool = True) -> list[Path]:
+    """Write a :func:`eval.disentangle.disentangle` report: ``mi_encoder.png``, ``mi_generator.png`` and
+    ``traversal.png`` in ``out_dir`` (``plots``), then the JSON (default ``out_dir/report.json``); returns the paths."""
+    out_dir = Path(out_dir)
+    written = []
+    if plots:
+        enc, gen = unflatten(report, ENCODER), unflatten(report, GENERATOR)
+        written.append(plot_mi_heatmap(enc[_mi.MI_NORMALIZED], enc[_score.CODE_NAMES], enc[_score.FACTOR_NAMES],
+                                       out_dir / "mi_encoder.png",
+                                       f"encoder direction: Q on real {enc.get('dataset')} images"))
+        written.append(plot_mi_heatmap(gen[_mi.MI_NORMALIZED], gen[_score.CODE_NAMES], gen[_score.FACTOR_NAMES],
+                                       out_dir / "mi_generator.png",
+                                       "generator direction: sampled codes vs measured factors"))
+        grid = report[TRAVERSAL_GRID]
+        written.append(plot_traversal(grid.images, grid.row_labels, grid.captions, out_dir / "traversal.png",
+                                      "one code swept per row; captions: measured factors"))
+    written.append(write_json(Path(json_path) if json_path else out_dir / "report.json", report))
+    return written
+
+
+def unflatten(report: Mapping, prefix: str) -> dict:
+    """The entries of one step (``"enc."``, ``"gen."``, ``"trav."``) with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in report.items() if k.startswith(prefix)}
+
+
+def _spearman_text(res: Mapping) -> str:
+    rows = [["Spearman", *res[SPEARMAN_FACTORS]]]
+    for code, row in zip(res[SPEARMAN_CODES], res[SPEARMAN]):
+        rows.append([code, *[f"{v:+.2f}" for v in row]])
+    return grid_text(rows)
+
+
+def _direction_text(result: Mapping, title: str) -> list[str]:
+    out = [format_table(result, title)]
+    if result.get(SPEARMAN_CODES) and result.get(SPEARMAN_FACTORS):
+        out.append(_spearman_text(result))
+    return out
+
+
+def _traversal_text(trav: Mapping) -> list[str]:
+    rows = [["code", *trav[TRAVERSAL_FACTORS], "moves most", "gap"]]
+    for c, code in enumerate(trav[TRAVERSAL_CODES]):
+        rows.append([code, *[f"{v:.2f}" for v in trav[TRAVERSAL_CHANGE][c]],
+                     trav[TRAVERSAL_FACTORS][trav[TRAVERSAL_BEST_FACTOR][c]], f"{trav[TRAVERSAL_GAP][c]:.2f}"])
+    return ["== traversal: fraction of sweep steps at which each measured factor moves", grid_text(rows),
+            f"mean gap {trav[TRAVERSAL_MEAN_GAP]:.3f}"]
+
+
+def _cinfogan_text(report: Mapping) -> list[str]:
+    fid = report[CINFOGAN + LABEL_FIDELITY]
+    out = ["", f"== C-InfoGAN: label fidelity {'-' if fid is None else f'{fid:.4f}'}"]
+    for k, v in unflatten(report, CINFOGAN + "rho.").items():
+        code, fname = k.split(".", 1)
+        out.append(f"   Spearman({code}, {fname}) = {v:+.3f}")
+    return out
+
+
+def format_report(report: Mapping) -> str:
+    """The human-readable text of a :func:`eval.disentangle.disentangle` report."""
+    enc, gen = unflatten(report, ENCODER), unflatten(report, GENERATOR)
+    out = _direction_text(enc, f"== encoder direction: Q on real images ({enc.get('dataset')})")
+    out.append("")
+    out += _direction_text(gen, "== generator direction: sampled codes vs factors measured on generated images")
+    for factor, agreement in unflatten(report, GENERATOR + "check.").items():
+        out.append(f"classifier vs pixel measurement of {factor.split('.')[0]}: agreement {agreement:.3f}")
+    clf = {k.split(".")[1]: v for k, v in report.items() if k.startswith("classifier.")}
+    if clf:
+        out.append("factor classifiers (test accuracy on real data): "
+                   + ", ".join(f"{k} {v:.4f}" for k, v in clf.items()))
+    out.append("")
+    out += _traversal_text(unflatten(report, TRAVERSAL))
+    if CINFOGAN + LABEL_FIDELITY in report:
+        out += _cinfogan_text(report)
+    return "\n".join(out)

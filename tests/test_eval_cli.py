@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dataclasses import dataclass
+
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -82,22 +85,32 @@ def test_disentangle_missing_checkpoint_exit_2(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
 
 
-def test_disentangle_cli_defaults_match_the_config():
-    from eval.cli import disentangle_command
-    from eval.disentangle import DisentangleConfig
-    d = DisentangleConfig()
-    for p in disentangle_command.params:
-        if p.name != "ckpt":
-            assert getattr(d, p.name) == p.default, p.name
+def test_options_are_built_from_the_config_fields_and_type_hints():
+    from eval.cli import config_option, disentangle_command
+    from eval.config import MEASURE_CHOICES, DisentangleConfig
 
+    options = {p.name: p for p in disentangle_command.params}
+    cli_only = {"out_dir", "json_path", "plots"}
+    not_options = {"classifier", "grid_bases", "grid_columns"}
+    assert set(options) - cli_only == {f for f in DisentangleConfig.__dataclass_fields__} - not_options
+    assert options["sap"].secondary_opts == ["--no-sap"]                      # bool -> --x/--no-x
+    assert options["dci_max_train"].type.name == "integer"                    # int | None -> int
+    assert options["dataset"].default is None and options["dataset"].type.name == "text"
+    assert tuple(options["measure"].type.choices) == MEASURE_CHOICES
 
-def test_score_cli_defaults_match_the_config():
-    from eval.cli import score_command
-    from eval.score import ScoreConfig
-    d = ScoreConfig()
-    for p in score_command.params:
-        if hasattr(d, p.name):
-            assert getattr(d, p.name) == p.default, p.name
+    @dataclass(frozen=True)
+    class Settings:
+        steps: int | None = None
+        rate: float = 0.5
+
+    @click.command()
+    @config_option(Settings, "steps")
+    @config_option(Settings, "rate")
+    def command(steps, rate):
+        click.echo(f"{steps!r} {rate!r}")
+
+    assert CliRunner().invoke(command, []).output == "None 0.5\n"           # defaults from the dataclass
+    assert CliRunner().invoke(command, ["--steps", "3", "--rate", "2"]).output == "3 2.0\n"
 
 
 def test_score_through_the_top_level_cli(arrays):

@@ -1,5 +1,6 @@
 """The disentangle pipeline on known answers: an oracle model (codes = factors) scores ~1 in both directions,
-C-InfoGAN label fidelity is 1 for an oracle, and an untrained checkpoint scores near chance."""
+C-InfoGAN label fidelity is 1 for an oracle, and an untrained checkpoint scores near chance. The library returns
+the report and writes nothing; :func:`eval.report.write_report` writes it."""
 from __future__ import annotations
 
 import json
@@ -12,9 +13,14 @@ import pytest
 import torch
 
 from basicprop import get_kind
-from eval.disentangle import (DisentangleConfig, change_rate, code_layout, disentangle, format_report,
-                              sweep_latent)
-from eval.oracles import ClassifierConfig, line_position, rectangle_heights, to_uint8
+from basicprop.images import to_uint8
+from eval.codes import add_spearman, code_layout
+from eval.config import ClassifierConfig, DisentangleConfig
+from eval.disentangle import disentangle
+from eval.keys import SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS, TRAVERSAL_GRID
+from eval.measure import line_position, rectangle_heights
+from eval.report import format_report, write_report
+from eval.traversal import change_rate, sweep_latent
 from gan_models.latent import CodeSpec, sample_latent
 from gan_models.nets import QOut
 
@@ -65,29 +71,33 @@ FAST = dict(n_samples=1000, device="cpu", dci_max_train=300, traversal_bases=8)
 TINY_CLASSIFIER = ClassifierConfig(n_train=3000, n_test=500, epochs=2)
 
 
-def run(model, tmp_path, **kw):
-    cfg = DisentangleConfig(**{**FAST, "out_dir": str(tmp_path), **kw})
-    return disentangle(cfg, model=model, log=lambda s: None)
+def run(model, **kw):
+    return disentangle(DisentangleConfig(**{**FAST, **kw}), model=model)
 
 
-def test_oracle_line_scores_one_in_both_directions(tmp_path):
-    rep = run(OracleModel(get_kind("line")), tmp_path, measure="analytic")
+def test_oracle_line_scores_one_in_both_directions_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    rep = run(OracleModel(get_kind("line")), measure="analytic")
+    assert list(tmp_path.iterdir()) == [] and capsys.readouterr() == ("", "")   # no file, no print
     assert rep["enc.mig"] > 0.97 and rep["enc.best_accuracy"] == [1.0]
     assert rep["enc.probe_linear"] == [1.0]
     assert rep["gen.mig"] > 0.97 and rep["gen.best_accuracy"] == [1.0]
     assert rep["trav.change"] == [[1.0]] and rep["trav.mean_gap"] == 1.0
-    saved = json.loads((tmp_path / "report.json").read_text())
-    assert saved["gen.mig"] == pytest.approx(rep["gen.mig"])
+    assert rep[TRAVERSAL_GRID].images.shape == (2, 10, 28, 28)             # one row per grid base, 10 positions
+    written = write_report(rep, tmp_path / "out")
+    assert [p.name for p in written] == ["mi_encoder.png", "mi_generator.png", "traversal.png", "report.json"]
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["gen.mig"] == pytest.approx(rep["gen.mig"]) and TRAVERSAL_GRID not in saved
     assert saved["setting.n_samples"] == 1000 and "version.torch" in saved
-    for png in ("mi_encoder.png", "mi_generator.png", "traversal.png"):
-        assert (tmp_path / png).stat().st_size > 1000
+    for png in written[:3]:
+        assert png.stat().st_size > 1000
     text = format_report(rep)
     assert "encoder direction" in text and "traversal" in text
 
 
-def test_oracle_cinfogan_label_fidelity(tmp_path):
+def test_oracle_cinfogan_label_fidelity():
     model = OracleModel(get_kind("rectangles"), condition="left_height")
-    rep = run(model, tmp_path, measure="analytic", plots=False, dci=False, probes=False)
+    rep = run(model, measure="analytic", dci=False, probes=False)
     assert rep["cinfogan.label_fidelity"] == 1.0
     assert rep["enc.excluded_factor"] == "left_height" and rep["enc.factor_names"] == ["right_height"]
     assert rep["gen.code_names"] == ["y", "cat0"] and rep["gen.mig"] > 0.97
@@ -97,8 +107,7 @@ def test_oracle_cinfogan_label_fidelity(tmp_path):
 def test_oracle_with_trained_factor_classifier_and_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BASICPROP_CACHE", str(tmp_path / "cache"))
     logs: list[str] = []
-    cfg = DisentangleConfig(**{**FAST, "out_dir": str(tmp_path), "classifier": TINY_CLASSIFIER, "plots": False,
-                               "dci": False, "probes": False})
+    cfg = DisentangleConfig(**{**FAST, "classifier": TINY_CLASSIFIER, "dci": False, "probes": False})
     rep = disentangle(cfg, model=OracleModel(get_kind("line")), log=logs.append)
     assert any("training" in s for s in logs)
     assert rep["classifier.position.test_accuracy"] > 0.9
@@ -123,11 +132,19 @@ def test_sweep_latent_and_change_rate():
     assert change_rate(np.array([[0.0, 0.1, 0.2], [1.0, 2.0, 3.0]]), True, scale=4.0) == pytest.approx(0.275)
 
 
-def test_bad_settings_raise():
-    with pytest.raises(ValueError, match="n-samples"):
-        disentangle(DisentangleConfig(ckpt="x.pt", n_samples=5))
-    with pytest.raises(ValueError, match="measure"):
-        disentangle(DisentangleConfig(ckpt="x.pt", measure="magic"))
+@pytest.mark.parametrize("bad, message", [
+    ({"n_samples": 5}, "n-samples"), ({"measure": "magic"}, "measure"), ({"device": "tpu"}, "device"),
+    ({"device": "cuda:abc"}, "device"), ({"num_bins": 10**9}, "num-bins"), ({"dci_max_train": 0}, "dci-max-train"),
+])
+def test_bad_settings_raise(bad, message):
+    with pytest.raises(ValueError, match=message):
+        disentangle(DisentangleConfig(ckpt="x.pt", **bad))
+
+
+@pytest.mark.parametrize("size", [{"n_samples": 10**9}, {"n_samples": 10**15}, {"traversal_bases": 10**12}])
+def test_absurd_sizes_are_refused_with_the_estimate_before_allocating(size):
+    with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB of memory"):
+        run(OracleModel(get_kind("line")), measure="analytic", **size)
 
 
 # ------------------------------------------------------------------------------- a real (untrained) checkpoint
@@ -140,10 +157,10 @@ def untrained_ckpt(tmp_path_factory) -> Path:
     return Path(gan_models.train(cfg))
 
 
-def test_untrained_checkpoint_scores_near_chance(untrained_ckpt, tmp_path):
+def test_untrained_checkpoint_scores_near_chance(untrained_ckpt):
     from gan_models import load_checkpoint
     model = load_checkpoint(untrained_ckpt, device="cpu")
-    rep = run(model, tmp_path, measure="analytic", plots=False, mlp=False)
+    rep = run(model, measure="analytic", mlp=False)
     # Q's categorical code is at chance; MIG is low. (Its untrained *continuous* outputs are random features of
     # the image, so the probes can still read the position from them: information, not disentanglement.)
     assert rep["enc.best_accuracy"][0] < 0.3
@@ -167,7 +184,6 @@ def test_disentangle_cli_on_a_checkpoint(untrained_ckpt, tmp_path):
 
 
 def test_spearman_covers_continuous_codes_and_ordered_factors_only():
-    from eval.disentangle import SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS, add_spearman
     rng = np.random.default_rng(0)
     f = rng.integers(0, 10, (500, 2)).astype(float)
     codes = np.c_[f[:, 0], np.exp(f[:, 1] / 3) + rng.normal(0, 1e-3, 500)]   # cat code, monotone cont code

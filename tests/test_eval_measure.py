@@ -1,12 +1,10 @@
-"""Analytic factor measurements pinned to pixels, and the factor-classifier cache."""
+"""Pixel measurements of factors pinned to pixels, and the measurer built for each kind."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 from basicprop import get_kind
-from eval.oracles import (build_measurer, line_position, rectangle_heights, slant_width, to_uint8)
+from eval.measure import build_measurer, line_position, rectangle_heights, slant_width
 
 
 @pytest.mark.parametrize("params", [{}, {"bg_noise": [0, 60]}, {"fg_noise": None}])
@@ -44,13 +42,16 @@ def test_slant_and_width_from_moments():
     assert sw[1, 1] == pytest.approx(sw[0, 1], abs=0.1)  # the slant is removed before measuring width
 
 
-def test_to_uint8_accepts_generator_output():
-    x = torch.rand(3, 1, 28, 28)
-    out = to_uint8(x)
-    assert out.dtype == np.uint8 and out.shape == (3, 28, 28)
-    assert (out == np.round(x[:, 0].numpy() * 255)).all()
-    with pytest.raises(ValueError, match="shape"):
-        to_uint8(np.zeros((3, 32, 32)))
+def test_measurer_takes_generator_output_and_refuses_other_sizes():
+    rng = np.random.default_rng(0)
+    rect = get_kind("rectangles")
+    f = rect.sample_factors(50, rng)
+    floats = rect.render(f, rng).astype(np.float32)[:, None] / 255.0   # (n, 1, 28, 28) in [0, 1], as G gives
+    m = build_measurer({"kind": "rectangles", "kind_params": {}}, use_classifiers=False)
+    got = m.measure(floats)
+    assert (np.stack([got["left_height"], got["right_height"]], axis=1) == f).all()
+    with pytest.raises(ValueError, match="28, 28"):
+        m.measure(np.zeros((3, 32, 32), np.uint8))
 
 
 def test_measurer_analytic_only_refuses_kinds_without_measurements():

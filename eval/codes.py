@@ -1,0 +1,73 @@
+"""A checkpoint's codes as arrays (samples first), and the Spearman correlation of continuous codes with ordered
+factors, shared by the encoder and generator directions of :mod:`eval.disentangle`.
+
+Codes enter the metrics as: categorical code -> argmax of Q's logits / sampled value (discrete); continuous code
+-> Q's mean / sampled value (continuous); the C-InfoGAN label ``y`` -> its value (discrete).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from eval.keys import SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS
+from eval.score import CODE_NAMES, FACTOR_NAMES
+
+
+def code_layout(spec) -> list[tuple[str, str, int]]:
+    """[(name, part, index)] for the codes of a spec: ('y', 'y', 0), ('cat0', 'cat', 0), ('cont0', 'cont', 0)..."""
+    out = [("y", "y", 0)] if spec.cond else []
+    out += [(f"cat{i}", "cat", i) for i in range(len(spec.cat))]
+    out += [(f"cont{j}", "cont", j) for j in range(spec.cont)]
+    return out
+
+
+def latent_codes(latent, layout) -> tuple[np.ndarray, list[bool]]:
+    """Latent -> (N, C) float codes in ``layout`` order, and which are discrete."""
+    cols, disc = [], []
+    for _, part, i in layout:
+        if part == "y":
+            cols.append(latent.y.cpu().numpy().astype(np.float64))
+        elif part == "cat":
+            cols.append(latent.cat[:, i].cpu().numpy().astype(np.float64))
+        else:
+            cols.append(latent.cont[:, i].cpu().numpy().astype(np.float64))
+        disc.append(part != "cont")
+    return np.stack(cols, axis=1), disc
+
+
+def q_codes(q, spec) -> tuple[np.ndarray, list[str], list[bool]]:
+    """Q's output -> (N, C) codes: argmax of each categorical head, then the continuous means; names; discrete."""
+    cols = [logits.argmax(dim=1).cpu().numpy().astype(np.float64) for logits in q.cat_logits]
+    names = [f"cat{i}" for i in range(len(q.cat_logits))]
+    if spec.cont:
+        mean = q.cont_mean.cpu().numpy().astype(np.float64)
+        cols += [mean[:, j] for j in range(mean.shape[1])]
+        names += [f"cont{j}" for j in range(mean.shape[1])]
+    if not cols:
+        raise ValueError("Q of this checkpoint predicts no codes (only the C-InfoGAN label): nothing to score")
+    return np.stack(cols, axis=1), names, [True] * len(q.cat_logits) + [False] * spec.cont
+
+
+def spearman_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """(N, C), (N, K) -> (C, K) Spearman rank correlation (0 where either side is constant)."""
+    out = np.zeros((codes.shape[1], factors.shape[1]))
+    for i in range(codes.shape[1]):
+        for j in range(factors.shape[1]):
+            a, b = codes[:, i], factors[:, j]
+            if np.ptp(a) > 0 and np.ptp(b) > 0:
+                out[i, j] = spearmanr(a, b).statistic
+    return out
+
+
+def add_spearman(result: dict, codes: np.ndarray, discrete: Sequence[bool], raw: np.ndarray,
+                 ordinal: Sequence[bool]) -> None:
+    """Spearman of every continuous code with every ordered factor / continuous measurement, into ``result``.
+
+    ``codes (N, C)``, ``raw (N, K)`` float factor values; ``result`` holds the score's code and factor names."""
+    cont = [i for i, d in enumerate(discrete) if not d]
+    cols = [j for j, o in enumerate(ordinal) if o]
+    result[SPEARMAN_CODES] = [result[CODE_NAMES][i] for i in cont]
+    result[SPEARMAN_FACTORS] = [result[FACTOR_NAMES][j] for j in cols]
+    result[SPEARMAN] = spearman_matrix(codes[:, cont], raw[:, cols]).tolist()

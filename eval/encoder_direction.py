@@ -1,0 +1,73 @@
+"""Encoder direction: Q reads real images with known factors; its codes are scored against those factors.
+
+Real images: the test split of the checkpoint's dataset (or ``DisentangleConfig.dataset``), ``n_samples`` of them
+at most. Codes ``cat0..`` (argmax of Q's logits) and ``cont0..`` (Q's means) against the ground-truth factors:
+every metric of :func:`eval.score.score`, plus the Spearman correlation of continuous codes with ordered factors.
+For MNIST the digit is the known factor and slant and width, measured on the real images from moments, join as
+binned continuous factors (MI, MIG, Spearman only). For C-InfoGAN the condition factor is an input of G, not a
+code, and is left out (when the dataset has other factors).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from eval.codes import add_spearman, q_codes
+from eval.discretize import histogram_discretize
+from eval.keys import DATASET, ENCODER, EXCLUDED_FACTOR
+from eval.measure import ordinal_factors, slant_width
+from eval.score import ScoreConfig, score
+
+
+def load_real(model, dataset: str | None, data_dir: str | None, n_samples: int, rng: np.random.Generator):
+    """The real images: the test split of the checkpoint's dataset (or ``dataset``) -> (dataset, images, factors),
+    ``images (n, 28, 28)`` uint8 and ``factors (n, K)`` int, ``n = min(n_samples, len(dataset))``."""
+    from basicprop.datasets import load_dataset
+    meta = model.dataset_meta
+    name = dataset or meta.get("dataset")
+    if not name:
+        raise ValueError("the checkpoint names no dataset; pass --dataset")
+    kwargs = {}
+    if dataset is None and str(name).startswith("basicprop-") and meta.get("kind_params") is not None:
+        kwargs = {"kind_params": meta["kind_params"], "seed": int(meta.get("seed") or 0)}
+    ds = load_dataset(name, split="test", data_dir=data_dir, **kwargs)
+    n = min(n_samples, len(ds))
+    idx = np.sort(rng.permutation(len(ds))[:n])
+    return ds, ds.images[idx], ds.factors[idx]
+
+
+def reference_scales(raw: np.ndarray, names, binned) -> dict[str, float]:
+    """10th-to-90th percentile spread on the real images of each continuous measurement (e.g. MNIST slant)."""
+    return {name: float(np.subtract(*np.percentile(raw[:, j], [90, 10])))
+            for j, name in enumerate(names) if binned[j]}
+
+
+def encoder_direction(model, *, dataset: str | None, data_dir: str | None, n_samples: int, num_bins: int,
+                      score_config: ScoreConfig, rng: np.random.Generator) -> tuple[dict, dict[str, float]]:
+    """Score Q on real images -> (report entries ``enc.*``, :func:`reference_scales` for the traversal test)."""
+    spec, meta = model.spec, model.dataset_meta
+    ds, images, factors = load_real(model, dataset, data_dir, n_samples, rng)
+    codes, code_names, discrete = q_codes(model.encode(images), spec)
+    names = list(ds.factor_names)
+    entries: dict = {}
+    cond = meta.get("condition_factor") if spec.cond else None
+    if cond in names and len(names) > 1:  # C-InfoGAN: y is given to G, not coded; score the rest
+        keep = [j for j, n in enumerate(names) if n != cond]
+        factors, names = factors[:, keep], [names[j] for j in keep]
+        entries[ENCODER + EXCLUDED_FACTOR] = cond
+    binned, raw = [False] * factors.shape[1], factors.astype(np.float64)
+    ds_ordinal = ordinal_factors(ds.meta) if ds.meta.get("kind") else {}
+    ordinal = [ds_ordinal.get(n, False) for n in names]
+    if ds.meta.get("kind") == "mnist":
+        sw = slant_width(images)
+        raw = np.concatenate([raw, sw], axis=1)
+        factors = np.concatenate([factors, np.stack([histogram_discretize(sw[:, j], num_bins) for j in range(2)],
+                                                    axis=1)], axis=1)
+        names += ["slant", "width"]
+        binned += [True, True]
+        ordinal += [True, True]
+    result = score(codes, factors, rng=rng, discrete=discrete, config=score_config, code_names=code_names,
+                   factor_names=names, binned=binned)
+    add_spearman(result, codes, discrete, raw, ordinal)
+    entries[ENCODER + DATASET] = ds.name
+    entries.update({ENCODER + k: v for k, v in result.items()})
+    return entries, reference_scales(raw, names, binned)
