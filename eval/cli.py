@@ -189,12 +189,13 @@ def _disentangle_options(command):
 @_disentangle_options
 def disentangle_command(out_dir: str | None, json_path: str | None, plots: bool, **options) -> None:
     """Score a checkpoint: Q on real images, G's codes on measured factors, traversals, C-InfoGAN fidelity."""
-    from eval.disentangle import disentangle
+    from eval.disentangle import check_memory, disentangle
     from eval.report import format_report, write_report
 
     config = DisentangleConfig(**options)
     validate(config)
     model = load_model(config.ckpt, config.device)
+    check_memory(config, model.spec, model.dataset_meta.get("kind"))   # before the output folder is made
     out = Path(out_dir) if out_dir else Path(config.ckpt).parent / "eval"
     with output_folder(out):
         rep = disentangle(config, model=model, log=_to_stderr)

@@ -172,6 +172,9 @@ def test_untrained_checkpoint_scores_near_chance(untrained_ckpt):
 
 def test_disentangle_cli_on_a_checkpoint(untrained_ckpt, tmp_path):
     out = tmp_path / "ev"
+    out.mkdir()
+    stale = out / ".report.json.x1y2z3.tmp"      # left by a run killed with -9
+    stale.write_text("{")
     proc = subprocess.run([sys.executable, "-m", "eval", "disentangle", "--ckpt", str(untrained_ckpt), "--device",
                            "cpu", "--n-samples", "500", "--measure", "analytic", "--no-dci", "--no-mlp",
                            "--traversal-bases", "4", "--out", str(out), "--json", str(tmp_path / "r.json")],
@@ -181,6 +184,7 @@ def test_disentangle_cli_on_a_checkpoint(untrained_ckpt, tmp_path):
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["enc.n_samples"] == 500 and rep["setting.measure"] == "analytic"
     assert (out / "traversal.png").is_file() and (out / "mi_encoder.png").is_file()
+    assert not stale.exists() and not list(tmp_path.rglob("*.tmp"))
 
 
 def test_spearman_covers_continuous_codes_and_ordered_factors_only():
