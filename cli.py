@@ -4,21 +4,42 @@
     python cli.py train --dataset basicprop-line --out runs/line
     python cli.py eval disentangle --ckpt runs/line/ckpt.pt
 
-Each command parses its options, calls one library function and prints the result.
+Each command parses its options, calls one library function and prints the result. This layer is the one that
+imports both eval and gan_models: it hands eval's Hungarian accuracy to ``train`` (``ctx.obj["score_codes"]``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from basicprop.cli import commands as basicprop_commands
 from basicprop.clitools import Group
 from eval.cli import group as eval_group
+from eval.clustering import hungarian_accuracy
 from gan_models.cli import commands as gan_commands
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+def q_accuracy(codes: np.ndarray, factors: np.ndarray, factor_names) -> dict[str, float]:
+    """Hungarian accuracy of every categorical code against every factor, and a one-to-one code <-> factor match.
+
+    codes: (N, n_cat) int predicted categories; factors: (N, K) int. Returns ``acc/cat{i}/{factor}`` for every
+    pair and ``acc/{factor}`` for the factors matched to a code (the matching maximises the summed accuracy, so two
+    codes never claim the same factor).
+    """
+    n_cat, k = codes.shape[1], factors.shape[1]
+    if n_cat == 0 or k == 0 or len(codes) == 0:
+        return {}
+    table = np.array([[hungarian_accuracy(codes[:, i], factors[:, j])[0] for j in range(k)] for i in range(n_cat)])
+    out = {f"acc/cat{i}/{factor_names[j]}": float(table[i, j]) for i in range(n_cat) for j in range(k)}
+    for i, j in zip(*linear_sum_assignment(table, maximize=True)):
+        out[f"acc/{factor_names[j]}"] = float(table[i, j])
+    return out
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "obj": {"score_codes": q_accuracy}})
 def cli() -> None:
     """Synthetic data with known factors, InfoGAN training, and disentanglement scores."""
 
@@ -64,8 +85,6 @@ def demo(out: str, seed: int, steps: int | None, n_samples: int) -> None:
                                            measure="analytic", out_dir=str(root / "eval")), log=lambda msg: None)
     click.echo(format_report(report))
     click.echo(f"\nreport, heatmap and traversal grid in {root / 'eval'}")
-
-main = cli
 
 if __name__ == "__main__":
     cli(prog_name="cli.py")

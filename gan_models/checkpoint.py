@@ -3,46 +3,40 @@
 Layout of ``ckpt.pt`` (every value is a tensor or plain JSON-able python data, so
 ``torch.load(path, weights_only=True)`` reads it):
 
-    format        int, CHECKPOINT_FORMAT
-    config        dict, the full TrainConfig
-    spec          dict, the CodeSpec
-    dataset_meta  dict, ds.meta plus factor_names, factor_sizes, condition_factor
-    step          int, optimisation steps done
-    model         state dict of InfoGAN / CInfoGAN (G.*, D.*)
-    optims        {"D": Adam state dict, "G": Adam state dict}
-    rng           {"train": state of the training torch.Generator, "torch": torch's global CPU RNG}
-    metrics       dict, the last training-time metrics (Q accuracy on real images, ...)
+    format            int, CHECKPOINT_FORMAT
+    config            dict, the full TrainConfig
+    spec              dict, the CodeSpec
+    dataset_meta      dict, ds.meta plus factor_names, factor_sizes, condition_factor
+    data_fingerprint  dict, what the training data was: dataset, kind, kind_params, seed, sizes, sha256 of its arrays
+    step              int, optimisation steps done
+    model             state dict of InfoGAN / CInfoGAN (G.*, D.*)
+    optims            {"D": Adam state dict, "G": Adam state dict}
+    rng               {"train": state of the training torch.Generator, "device": its device type}
+    metrics           dict, the last training-time metrics (Q on real images, ...)
+
+Checkpoints written before ``data_fingerprint`` existed load and resume without the data check.
 """
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from basicprop.files import write_bytes
+
+from .config import TrainConfig, check_resumable, validate
+from .device import ensure_fits, resolve_device
 from .latent import CodeSpec, Latent, sample_latent
 from .nets import QOut
 
 CHECKPOINT_FORMAT = 1
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA, then MPS, then CPU; anything else is passed to torch.device (checked)."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} requested but MPS is not available")
-    return dev
+CKPT_NAME = "ckpt.pt"
+LOAD_KEYS = ("config", "spec", "dataset_meta", "step", "model")     # what evaluation needs
+RESUME_KEYS = LOAD_KEYS + ("optims", "rng")                        # and what resuming needs besides
 
 
 def all_finite(module: torch.nn.Module) -> bool:
@@ -52,23 +46,35 @@ def all_finite(module: torch.nn.Module) -> bool:
     return bool(torch.stack(flags).all()) if flags else True
 
 
+def checkpoint_state(config: dict, spec: CodeSpec, dataset_meta: dict, data_fingerprint: dict, step: int,
+                     model: torch.nn.Module, optims: dict, generator: torch.Generator, metrics: dict) -> dict:
+    """The dict ``ckpt.pt`` holds (layout in the module docstring)."""
+    return {"format": CHECKPOINT_FORMAT, "config": config, "spec": spec.to_dict(), "dataset_meta": dataset_meta,
+            "data_fingerprint": data_fingerprint, "step": step, "model": model.state_dict(),
+            "optims": {k: o.state_dict() for k, o in optims.items()},
+            "rng": {"train": generator.get_state(), "device": generator.device.type}, "metrics": metrics}
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
-    """Write ``state`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Write ``state`` to ``path`` atomically and durably (``basicprop.files``).
+
+    A failed write (a full disk, ...) raises OSError saying that the previous file at ``path`` is intact.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    existed = path.is_file()
     try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        write_bytes(path, buf.getbuffer(), durable=True)
+    except OSError as exc:
+        kept = f"the previous {path.name} is intact" if existed else "no checkpoint was written"
+        raise OSError(exc.errno, f"{exc.strerror or exc} while saving a checkpoint; {kept}", str(path)) from None
     return path
 
 
-def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """The raw checkpoint dict (weights_only load). Raises ValueError for a file that is not one of ours."""
+def read_checkpoint(path: str | os.PathLike, map_location="cpu", *, need: tuple[str, ...] = LOAD_KEYS) -> dict:
+    """The raw checkpoint dict (weights_only load). Raises ValueError for a file that is not one of ours or
+    lacks any of the keys in ``need``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "no such checkpoint", str(path))
@@ -78,7 +84,44 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise ValueError(f"cannot read checkpoint {path}: {exc}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a gan_models checkpoint (format {CHECKPOINT_FORMAT})")
+    missing = [k for k in need if k not in state]
+    if missing:
+        raise ValueError(f"checkpoint {path} is incomplete: it lacks {missing}")
     return state
+
+
+def spec_from(state: dict, path) -> CodeSpec:
+    """The checkpoint's CodeSpec; ValueError when it is malformed."""
+    try:
+        return CodeSpec.from_dict(state["spec"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"checkpoint {path} has a malformed code spec ({exc!r})") from None
+
+
+def check_state_dict(module: torch.nn.Module, saved: dict, path) -> None:
+    """ValueError unless ``saved`` has exactly ``module``'s tensors with the same shapes."""
+    own = module.state_dict()
+    missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
+    wrong = [f"{k} {tuple(saved[k].shape)} (config: {tuple(own[k].shape)})" for k in own
+             if k in saved and (not torch.is_tensor(saved[k]) or saved[k].shape != own[k].shape)]
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{what}: {items[:3]}" for what, items in
+                           (("missing", missing), ("unexpected", unexpected), ("shape", wrong)) if items)
+        raise ValueError(f"checkpoint {path} does not match the model its config describes ({detail})")
+
+
+def restore_generator(generator: torch.Generator, rng: dict, seed: int, step: int) -> bool:
+    """Load the saved training-generator state; True when it is continued exactly.
+
+    A state of another device's generator (a checkpoint written on CUDA resumed on a CPU-only machine, or back)
+    cannot be continued: the generator is then reseeded from (seed, step), and False is returned.
+    """
+    saved = rng["train"].cpu()
+    if saved.dtype == torch.uint8 and saved.shape == generator.get_state().shape:
+        generator.set_state(saved)
+        return True
+    generator.manual_seed(seed * 1_000_003 + step)
+    return False
 
 
 @dataclass
@@ -96,7 +139,10 @@ class Loaded:
     batch_size: int = 1024
 
     def sample_latent(self, n: int, generator: torch.Generator) -> Latent:
-        """n latent points drawn with ``generator`` (any device), returned on ``self.device``."""
+        """n latent points drawn with ``generator`` (any device), returned on ``self.device``.
+
+        Raises ValueError when n latents and their n images could not fit in memory (estimated first)."""
+        ensure_fits(n * 4 * (self.spec.input_dim + 28 * 28), generator.device, f"{n} samples")
         return sample_latent(self.spec, n, generator).to(self.device)
 
     @torch.no_grad()
@@ -138,11 +184,23 @@ def to_float_images(images, device) -> torch.Tensor:
     return images.to(device=device, dtype=torch.float32)
 
 
-def build_model(config: dict, spec: CodeSpec):
-    """The InfoGAN / CInfoGAN module a config describes (fresh weights)."""
+def count_parameters(config: dict, spec: CodeSpec) -> int:
+    """Parameters of the model a config describes, counted without allocating them (meta device)."""
     from .cinfogan import MODEL_CLASSES
-    from .config import TrainConfig
     cfg = TrainConfig.from_dict(config)
+    with torch.device("meta"):
+        return sum(p.numel() for p in MODEL_CLASSES[cfg.model].from_config(spec, cfg).parameters())
+
+
+def build_model(config: dict, spec: CodeSpec):
+    """The InfoGAN / CInfoGAN module a config describes (fresh weights, on the CPU).
+
+    Raises ValueError for an invalid config, or when the weights could not fit in memory (estimated first)."""
+    from .cinfogan import MODEL_CLASSES
+    cfg = TrainConfig.from_dict(config)
+    validate(cfg)
+    n = count_parameters(config, spec)
+    ensure_fits(4 * n, torch.device("cpu"), f"a model of {n:,} parameters")
     return MODEL_CLASSES[cfg.model].from_config(spec, cfg)
 
 
@@ -150,10 +208,26 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     """Load a checkpoint for evaluation on any device (``"auto"`` resolves like training)."""
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     state = read_checkpoint(path, map_location="cpu")
-    spec = CodeSpec.from_dict(state["spec"])
+    spec = spec_from(state, path)
     model = build_model(state["config"], spec)
+    check_state_dict(model, state["model"], path)
     model.load_state_dict(state["model"])
     model.to(dev).eval()
     return Loaded(spec=spec, generator=model.G, discriminator=model.D, config=state["config"],
                   dataset_meta=state["dataset_meta"], device=dev, step=int(state["step"]),
                   metrics=dict(state.get("metrics") or {}))
+
+
+def resume_config(out: str | os.PathLike, **overrides) -> TrainConfig:
+    """The config saved in ``<out>/ckpt.pt`` with ``overrides`` applied, ready for ``train(cfg, resume=True)``.
+
+    Only the fields in RESUMABLE_CHANGES may be overridden (ValueError naming the others).
+    """
+    path = Path(out) / CKPT_NAME
+    if not path.is_file():
+        raise ValueError(f"nothing to resume: no checkpoint at {path}")
+    saved = read_checkpoint(path)["config"]
+    cfg = TrainConfig.from_dict({**saved, **overrides, "out": str(out)})
+    validate(cfg)
+    check_resumable(saved, cfg)
+    return cfg

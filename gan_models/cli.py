@@ -2,15 +2,24 @@
 
 Defaults come from ``TrainConfig`` and the chosen ``--preset``: an option given on the command line overrides
 them, an option left out keeps them. ``--set KEY=VALUE`` reaches every other config field.
+
+gan_models does not import eval: the top-level command line passes the scorer of Q's categories as
+``ctx.obj["score_codes"]`` (see ``train``'s ``score_codes``). ``train`` sets torch's thread count (``--threads``)
+and handles SIGINT / SIGTERM: the first one after training has started stops at the next step boundary, saves
+there, prints one line and exits 130 / 143; one during start-up, or a second one, stops at once.
 """
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import click
 
-from .config import PRESETS, TrainConfig, field_types, make_config
+from basicprop.clitools import Terminated
+
+from .config import MODELS, PRESETS, TrainConfig, field_types, make_config, optional_fields
 
 _D = TrainConfig()
 
@@ -20,7 +29,7 @@ def _parse_value(key: str, text: str):
     if key not in types:
         raise ValueError(f"unknown config key {key!r} in --set; choose from {sorted(types)}")
     t = types[key]
-    if text.lower() in ("none", "null") and key in ("data_dir", "condition", "preset"):
+    if text.lower() in ("none", "null") and key in optional_fields():
         return None
     if t is bool:
         if text.lower() in ("1", "true", "yes", "on"):
@@ -36,18 +45,76 @@ def _parse_value(key: str, text: str):
         if value is not None and not isinstance(value, dict):
             raise ValueError(f"--set {key}: expected a JSON object")
         return value
-    if t is tuple:
-        return tuple(int(v) for v in text.replace(",", " ").split())
     try:
-        return t(text)
+        return tuple(int(v) for v in text.replace(",", " ").split()) if t is tuple else t(text)
     except ValueError:
         raise ValueError(f"--set {key}={text}: expected {t.__name__}") from None
 
 
 def _opt(*decls, key: str, help: str, **kw):
-    """An option whose default is None ('not given'); the help shows the TrainConfig default."""
-    default = getattr(_D, key)
-    return click.option(*decls, key, default=None, help=f"{help} [default: {default}]", **kw)
+    """An option whose default is None ('not given') and whose type is the field's; the help shows the TrainConfig
+    default."""
+    kw.setdefault("type", field_types()[key])
+    return click.option(*decls, key, default=None, help=f"{help} [default: {getattr(_D, key)}]", **kw)
+
+
+class StopOnSignal:
+    """``train``'s SIGINT / SIGTERM handlers, and its ``should_stop``.
+
+    Once training polls ``should_stop`` (its loop has started), the first signal asks it to stop at the next step
+    boundary; during start-up, or for a second signal, the handler raises at once (KeyboardInterrupt / Terminated:
+    the atomic writers remove their temp files and ``ckpt.pt`` stays whole).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.looping = False
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self.handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def handle(self, signum, frame) -> None:
+        if self.looping and self.signum is None:
+            self.signum = signum
+            return
+        raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+    def __call__(self) -> bool:
+        self.looping = True
+        return self.signum is not None
+
+
+class Progress:
+    """``train``'s log callback: a progress bar over the log records (with ``show``), Q's accuracy at each eval."""
+
+    def __init__(self, show: bool, desc: str):
+        self.show, self.desc, self.bar = show, desc, None
+
+    def __call__(self, record: dict) -> None:
+        from tqdm.auto import tqdm
+        if record.get("event") == "start" and self.show:
+            self.bar = tqdm(total=record["total"], initial=record["step"], dynamic_ncols=True, desc=self.desc)
+        elif "loss/d" in record and self.bar is not None:
+            self.bar.update(record["step"] - self.bar.n)
+            self.bar.set_postfix({"D": f"{record['loss/d']:.3f}", "G": f"{record['loss/g']:.3f}",
+                                  "info": f"{record['loss/info']:.3f}"}, refresh=False)
+        elif record.get("event") == "eval":
+            accs = {k: v for k, v in record.items() if k.startswith("acc/") and k.count("/") == 1}
+            if accs:
+                tqdm.write(f"step {record['step']}: " + ", ".join(f"{k}={v:.3f}" for k, v in accs.items()))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @click.command("train")
@@ -55,45 +122,77 @@ def _opt(*decls, key: str, help: str, **kw):
               help="Start from a named setting (the study's table and tuned BasicProp settings).")
 @_opt("--dataset", key="dataset", help="Dataset name (basicprop-line, basicprop-rectangles, mnist, ...) or file.")
 @_opt("--data-dir", key="data_dir", help="MNIST directory (else $BASICPROP_MNIST_DIR).")
-@_opt("--data-seed", key="data_seed", type=int, help="Seed of a generated BasicProp dataset.")
-@_opt("--model", key="model", type=click.Choice(["infogan", "cinfogan"]), help="Model.")
+@_opt("--data-seed", key="data_seed", help="Seed of a generated BasicProp dataset.")
+@_opt("--model", key="model", type=click.Choice(MODELS), help="Model.")
 @_opt("--condition", key="condition", help="C-InfoGAN: dataset factor given as the label y (default: first factor).")
-@_opt("--noise-dim", key="noise_dim", type=int, help="Size of the noise z (0: no z).")
-@_opt("--noise-scale", key="noise_scale", type=float, help="z ~ U(-s, s): the scale s of the noise.")
+@_opt("--noise-dim", key="noise_dim", help="Size of the noise z (0: no z).")
+@_opt("--noise-scale", key="noise_scale", help="z ~ U(-s, s): the scale s of the noise.")
 @click.option("--cat", "cat", type=int, multiple=True,
               help=f"Size of a categorical code; repeat for several (--cat 10 --cat 10); --cat 0 for none. "
                    f"[default: {' '.join(map(str, _D.cat))}]")
-@_opt("--cont", key="cont", type=int, help="Number of continuous codes U(-1, 1).")
-@_opt("--lambda-cat", key="lambda_cat", type=float, help="Weight of the categorical information term.")
-@_opt("--lambda-cont", key="lambda_cont", type=float, help="Weight of the continuous information term.")
-@_opt("--lambda-real-mi", key="lambda_real_mi", type=float, help="Weight of I(c_hat; x) on real images.")
-@_opt("--lambda-interaction", key="lambda_interaction", type=float,
+@_opt("--cont", key="cont", help="Number of continuous codes U(-1, 1).")
+@_opt("--lambda-cat", key="lambda_cat", help="Weight of the categorical information term.")
+@_opt("--lambda-cont", key="lambda_cont", help="Weight of the continuous information term.")
+@_opt("--lambda-real-mi", key="lambda_real_mi", help="Weight of I(c_hat; x) on real images.")
+@_opt("--lambda-interaction", key="lambda_interaction",
       help="Weight of the code-interaction penalty on G (mixed second difference over code pairs).")
-@_opt("--cat-augment", key="cat_augment", type=float,
+@_opt("--cat-augment", key="cat_augment",
       help="Q reads the categorical codes from G's images randomly warped at this strength (1: rotation +-30 deg, "
            "scale 1 +- 0.25, shift +-3 px; 0: off).")
-@_opt("--instance-noise", key="instance_noise", type=float, help="Std of Gaussian noise on D's inputs.")
-@_opt("--instance-noise-steps", key="instance_noise_steps", type=int, help="Steps over which it decays to 0.")
-@_opt("--real-label", key="real_label", type=float, help="D's target for real images (0.9: label smoothing).")
-@_opt("--lr-d", key="lr_d", type=float, help="Adam learning rate of D and Q.")
-@_opt("--lr-g", key="lr_g", type=float, help="Adam learning rate of G.")
-@_opt("--batch-size", key="batch_size", type=int, help="Batch size.")
-@_opt("--epochs", key="epochs", type=int, help="Epochs (len(dataset) // batch_size steps each).")
-@_opt("--steps", key="steps", type=int, help="Total steps (overrides --epochs when > 0).")
-@_opt("--seed", key="seed", type=int, help="Seed of weights, batches, latents and noise.")
+@_opt("--instance-noise", key="instance_noise", help="Std of Gaussian noise on D's inputs.")
+@_opt("--instance-noise-steps", key="instance_noise_steps", help="Steps over which it decays to 0.")
+@_opt("--real-label", key="real_label", help="D's target for real images (0.9: label smoothing).")
+@_opt("--lr-d", key="lr_d", help="Adam learning rate of D and Q.")
+@_opt("--lr-g", key="lr_g", help="Adam learning rate of G.")
+@_opt("--batch-size", key="batch_size", help="Batch size.")
+@_opt("--epochs", key="epochs", help="Epochs (len(dataset) // batch_size steps each).")
+@_opt("--steps", key="steps", help="Total steps (overrides --epochs when > 0).")
+@_opt("--seed", key="seed", help="Seed of weights, batches, latents and noise.")
 @_opt("--device", key="device", help="auto, cpu, cuda, cuda:N or mps.")
 @_opt("--out", key="out", help="Run directory.")
-@_opt("--log-every", key="log_every", type=int, help="Steps between log records.")
-@_opt("--ckpt-every", key="ckpt_every", type=int, help="Steps between checkpoints.")
-@_opt("--threads", key="threads", type=int, help="torch.set_num_threads (0: torch's choice).")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar. [default: on]")
+@_opt("--log-every", key="log_every", help="Steps between log records.")
+@_opt("--ckpt-every", key="ckpt_every", help="Steps between checkpoints.")
+@_opt("--threads", key="threads", help="torch.set_num_threads (0: torch's choice).")
+@click.option("--progress/--no-progress", default=None,
+              help=f"Show a progress bar. [default: {'on' if _D.progress else 'off'}]")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other config field, e.g. --set d_spectral_norm=true (see gan_models/config.py).")
 @click.option("--resume", is_flag=True, help="Continue <out>/ckpt.pt exactly; options given may only extend it.")
 def train_command(preset, cat, sets, resume, **options):
     """Train InfoGAN / C-InfoGAN; writes checkpoints, a JSONL log and sample/traversal grids to --out."""
-    from .checkpoint import read_checkpoint
-    from .trainer import CKPT_NAME, TrainingDiverged, train
+    import torch
+
+    from basicprop.files import FolderLocked
+
+    from .trainer import TrainingDiverged, TrainingInterrupted, train
+
+    ctx = click.get_current_context()
+    cfg = _config(preset, cat, sets, resume, options)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    progress = Progress(cfg.progress, Path(cfg.out).name)
+    try:
+        with StopOnSignal() as stop:
+            path = train(cfg, resume=resume, score_codes=(ctx.obj or {}).get("score_codes"), log=progress,
+                         should_stop=stop)
+    except TrainingInterrupted as exc:
+        progress.close()
+        click.echo(str(exc), err=True)
+        ctx.exit(128 + stop.signum)
+    except (TrainingDiverged, FolderLocked) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+    click.echo(f"checkpoint: {path}")
+    metrics = json.loads((path.parent / "metrics.json").read_text())
+    accs = {k: v for k, v in metrics.items() if k.startswith("acc/") and k.count("/") == 1}
+    if accs:
+        click.echo("Q accuracy on real images: " + ", ".join(f"{k[4:]}={v:.3f}" for k, v in accs.items()))
+
+
+def _config(preset, cat, sets, resume, options) -> TrainConfig:
+    """The run's config from the command line: preset and options, or (--resume) the saved config and options."""
+    from .checkpoint import resume_config
 
     given = {k: v for k, v in options.items() if v is not None}
     if cat:
@@ -103,53 +202,40 @@ def train_command(preset, cat, sets, resume, **options):
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         given[key.strip()] = _parse_value(key.strip(), value.strip())
-    if resume:
-        if preset is not None:
-            raise ValueError("--preset cannot be combined with --resume: the run keeps its saved config")
-        out = Path(given.get("out", _D.out))
-        saved = read_checkpoint(out / CKPT_NAME)["config"] if (out / CKPT_NAME).is_file() else None
-        if saved is None:
-            raise ValueError(f"--resume: no checkpoint at {out / CKPT_NAME}")
-        cfg = TrainConfig.from_dict({**saved, **given})
-    else:
-        cfg = make_config(preset, **given)
-    try:
-        path = train(cfg, resume=resume)
-    except TrainingDiverged as exc:
-        raise click.ClickException(str(exc)) from None
-    metrics = json.loads((path.parent / "metrics.json").read_text())
-    click.echo(f"checkpoint: {path}")
-    accs = {k: round(v, 4) for k, v in metrics.items() if k.startswith("acc/") and k.count("/") == 1}
-    if accs:
-        click.echo("Q accuracy on real images: " + ", ".join(f"{k[4:]}={v:.3f}" for k, v in accs.items()))
+    if not resume:
+        return make_config(preset, **given)
+    if preset is not None:
+        raise ValueError("--preset cannot be combined with --resume: the run keeps its saved config")
+    return resume_config(given.pop("out", _D.out), **given)
 
 
 @click.command("sample")
 @click.option("--ckpt", required=True, type=click.Path(dir_okay=False), help="A checkpoint (ckpt.pt).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
-@click.option("--n", default=100, show_default=True, help="Number of samples (a grid of --cols columns).")
-@click.option("--cols", default=10, show_default=True, help="Columns of the grid.")
+@click.option("--n", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Number of samples (a grid of --cols columns).")
+@click.option("--cols", default=10, show_default=True, type=click.IntRange(min=1), help="Columns of the grid.")
 @click.option("--traverse", type=int, default=None,
               help="Draw a traversal of continuous code J instead (rows: first categorical code or label).")
 @click.option("--traverse-cat", type=int, default=None,
               help="Draw the table of categorical code 0 (rows) against categorical code I (columns) instead.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the latent draws.")
-@click.option("--scale", default=2, show_default=True, help="Pixel upscaling of the PNG.")
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--scale", default=2, show_default=True, type=click.IntRange(min=1), help="Pixel upscaling of the PNG.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, device):
     """Draw a sample grid (or a latent traversal) from a checkpoint."""
     import torch
 
-    from .checkpoint import load_checkpoint
-    from .latent import traversal_latent
-    from .monitor import image_grid, save_png
+    from basicprop.images import GRID_PAD, image_grid, write_png
 
-    if n < 1 or cols < 1:
-        raise ValueError("--n and --cols must be >= 1")
-    m = load_checkpoint(ckpt, device=device)
-    gen = torch.Generator(m.device).manual_seed(seed)
+    from .checkpoint import load_checkpoint
+    from .device import ensure_fits
+    from .latent import traversal_latent
+
     if traverse is not None and traverse_cat is not None:
         raise ValueError("give --traverse or --traverse-cat, not both")
+    m = load_checkpoint(ckpt, device=device)
+    gen = torch.Generator(m.device).manual_seed(seed)
     if traverse_cat is not None:
         if not 1 <= traverse_cat < len(m.spec.cat):
             raise ValueError(f"--traverse-cat {traverse_cat}: needs 1 <= I < {len(m.spec.cat)} "
@@ -162,9 +248,10 @@ def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, devi
                                            rows="y" if m.spec.cond else "cat0")
     else:
         rows = -(-n // cols)
+        ensure_fits(2 * rows * cols * (28 + GRID_PAD) ** 2 * scale ** 2, torch.device("cpu"),
+                    f"a grid of {rows}x{cols} samples at --scale {scale}")
         lat = m.sample_latent(rows * cols, gen)
-    images = m.generate(lat).cpu().numpy()
-    path = save_png(image_grid(images, rows, cols, scale=scale), out)
+    path = write_png(image_grid(m.generate(lat), rows, cols, scale=scale), out)
     click.echo(f"wrote {path} ({rows}x{cols})")
 
 

@@ -7,11 +7,15 @@ Precedence: TrainConfig defaults < preset < explicit overrides (CLI options or k
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+import re
+import types
+import typing
+from dataclasses import dataclass, fields
 
 MODELS = ("infogan", "cinfogan")
 INITS = ("dcgan", "default")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+_CUDA_N = re.compile(r"cuda:(\d+)")
 
 
 @dataclass
@@ -58,8 +62,8 @@ class TrainConfig:
     ckpt_every: int = 1000              # steps between checkpoints (plus one at the end)
     eval_every: int = 0                 # steps between Q-accuracy checks and grids; 0 = once per epoch
     eval_size: int = 5000               # real images used for the Q-accuracy check
-    threads: int = 0                    # torch.set_num_threads when > 0 (CPU)
-    progress: bool = True               # tqdm progress bar
+    threads: int = 0                    # the command line's torch.set_num_threads when > 0 (CPU); 0: torch's choice
+    progress: bool = True               # the command line's progress bar
     preset: str | None = None           # name of the preset this config came from (informational)
 
     def to_dict(self) -> dict:
@@ -140,8 +144,7 @@ def validate(cfg: TrainConfig) -> None:
 
     need(cfg.model in MODELS, f"unknown model {cfg.model!r}; choose from {list(MODELS)}")
     need(cfg.init in INITS, f"unknown init {cfg.init!r}; choose from {list(INITS)}")
-    need(cfg.device in DEVICES or cfg.device.startswith("cuda:"),
-         f"unknown device {cfg.device!r}; choose from {list(DEVICES)} or cuda:N")
+    check_device_name(cfg.device)
     need(cfg.noise_dim >= 0, f"noise_dim must be >= 0, got {cfg.noise_dim}")
     need(cfg.noise_scale > 0, f"noise_scale must be > 0, got {cfg.noise_scale}")
     need(all(k >= 2 for k in cfg.cat), f"every categorical code needs at least 2 values, got {list(cfg.cat)}")
@@ -161,23 +164,45 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("log_every", "ckpt_every"):
         need(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
     need(cfg.eval_every >= 0 and cfg.eval_size >= 0, "eval_every and eval_size must be >= 0")
+    need(cfg.threads >= 0, f"threads must be >= 0 (0: torch's choice), got {cfg.threads}")
     need(cfg.condition is None or cfg.model == "cinfogan", "condition is only used by --model cinfogan")
     need(bool(cfg.out), "out (the run directory) must be set")
     need(cfg.kind_params is None or (isinstance(cfg.kind_params, dict) and cfg.dataset.startswith("basicprop-")),
          "kind_params is a dict of BasicProp kind parameters and only applies to basicprop-* datasets")
 
 
+def check_device_name(name: str) -> None:
+    """Raise ValueError unless ``name`` is one of DEVICE_NAMES or ``cuda:N``."""
+    if name not in DEVICE_NAMES and not _CUDA_N.fullmatch(str(name)):
+        raise ValueError(f"unknown device {name!r}; choose from {list(DEVICE_NAMES)} or cuda:N (N = 0, 1, ...)")
+
+
+def check_resumable(saved: dict, cfg: TrainConfig) -> None:
+    """ValueError naming every field that differs from the saved config and may not change on resume."""
+    saved = TrainConfig.from_dict(saved).to_dict()   # read as loading reads it: newer options take their default
+    now = cfg.to_dict()
+    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+    if changed:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
+        raise ValueError(f"cannot resume under a changed config ({detail}); "
+                         f"only {list(RESUMABLE_CHANGES)} may change")
+
+
+def _hints() -> dict:
+    return typing.get_type_hints(TrainConfig)
+
+
+def optional_fields() -> tuple[str, ...]:
+    """Fields whose type admits None (read from the type hints)."""
+    return tuple(name for name, hint in _hints().items() if type(None) in typing.get_args(hint))
+
+
 def field_types() -> dict[str, type]:
-    """Field name -> the python type a string override is parsed into (for the CLI's --set)."""
+    """Field name -> the python type a string override is parsed into (for the CLI's --set), from the type hints:
+    ``str | None`` -> str, ``tuple[int, ...]`` -> tuple."""
     out = {}
-    for f in fields(TrainConfig):
-        d = f.default
-        if f.name == "cat":
-            out[f.name] = tuple
-        elif f.name in ("data_dir", "condition", "preset"):
-            out[f.name] = str
-        elif f.name == "kind_params":
-            out[f.name] = dict
-        else:
-            out[f.name] = type(d)
+    for name, hint in _hints().items():
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        out[name] = typing.get_origin(hint) or hint
     return out

@@ -1,40 +1,58 @@
-"""The schedule: data on the device, the step loop, logging, grids, checkpoints, the NaN guard, resume.
+"""The schedule: set-up (data on the device, model, optimisers, resume), then one loop: step, log, evaluate, checkpoint.
 
     from gan_models import make_config, train
     ckpt = train(make_config("infogan", dataset="basicprop-line", epochs=1, out="runs/line"))
 
-A run directory holds ``config.json``, ``log.jsonl`` (one JSON record per ``log_every`` steps, plus ``eval``
-records), ``samples_XXXXXX.png``, ``traverse_contJ_XXXXXX.png`` and (two categorical codes)
-``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` and, at the end, ``metrics.json``. The whole dataset lives on
-the device as one uint8 tensor; batches are drawn with replacement by a seeded ``torch.Generator`` whose state
-is checkpointed, so a resumed run is bit-identical to an uninterrupted one. Losses stay on the device between
-log intervals (no per-step host sync).
+A run directory is one run's: ``train`` holds its lock (``.lock``) from start to end, so a second process on the same
+directory is refused, and removes temp files left by a killed run. It holds ``config.json``, ``log.jsonl`` (a
+``start`` record per start, one record per ``log_every`` steps, ``eval`` records), ``samples_XXXXXX.png``,
+``traverse_contJ_XXXXXX.png`` and (two categorical codes) ``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` and, at the
+end, ``metrics.json``; every file is written atomically (``basicprop.files``). The whole dataset lives on the device
+as one uint8 tensor; batches are drawn with replacement by a seeded ``torch.Generator`` whose state is checkpointed,
+so a resumed run is bit-identical to an uninterrupted one. Losses stay on the device between log intervals (no
+per-step host sync).
+
+Training does not depend on scoring: ``score_codes`` (the command line passes eval's Hungarian accuracy) scores Q's
+categories on real images; ``log`` sees every log record; ``should_stop`` is polled at every step boundary (from
+before the first step): when it answers True the run is saved at that boundary and ``TrainingInterrupted`` raised.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import math
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .checkpoint import (CHECKPOINT_FORMAT, all_finite, build_model, read_checkpoint, resolve_device,
-                         save_checkpoint)
-from .config import RESUMABLE_CHANGES, TrainConfig, validate
-from . import losses
-from .infogan import Batch
-from .latent import CodeSpec, traversal_latent, sample_latent
-from .monitor import code_factor_accuracy, image_grid, save_png
+from basicprop.files import folder_lock, remove_temps, write_json, write_text
+from basicprop.images import image_grid, write_png
 
-CKPT_NAME = "ckpt.pt"
+from . import losses
+from .checkpoint import (CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict, checkpoint_state,
+                         count_parameters, read_checkpoint, restore_generator, save_checkpoint)
+from .config import TrainConfig, check_resumable, validate
+from .device import ensure_fits, resolve_device
+from .infogan import Batch
+from .latent import CodeSpec, sample_latent, traversal_latent
+
+LOG_NAME = "log.jsonl"
+ScoreCodes = Callable[[np.ndarray, np.ndarray, tuple], dict]   # (codes (N, C), factors (N, K), names) -> metrics
 
 
 class TrainingDiverged(RuntimeError):
     """A loss or weight became NaN/inf; the message names the step, the last good checkpoint and remedies."""
+
+
+class TrainingInterrupted(Exception):
+    """``should_stop`` asked to stop: the run was saved at a step boundary and continues exactly with resume."""
+
+    def __init__(self, path: Path, step: int):
+        super().__init__(f"interrupted: saved {path} at step {step}; continue with --resume")
+        self.path, self.step = path, step
 
 
 @dataclass
@@ -44,6 +62,27 @@ class Data:
     factors: np.ndarray           # (N, K) int64, for monitoring
     factor_names: tuple
     meta: dict                    # dataset_meta stored in checkpoints
+    fingerprint: dict             # what the data is (data_fingerprint), checked on resume
+
+
+def data_fingerprint(meta: dict, images: np.ndarray, factors: np.ndarray) -> dict:
+    """Kind, parameters, seed, sizes and a sha256 over the image and factor arrays (JSON-able)."""
+    digest = hashlib.sha256()
+    for array in (images, factors):
+        digest.update(np.ascontiguousarray(array).data)
+    fp = {"dataset": meta.get("dataset"), "kind": meta.get("kind"), "kind_params": meta.get("kind_params"),
+          "seed": meta.get("seed"), "n": int(len(images)), "factor_sizes": meta.get("factor_sizes"),
+          "sha256": digest.hexdigest()}
+    return json.loads(json.dumps(fp))
+
+
+def check_same_data(saved: dict | None, now: dict, path: Path) -> None:
+    """ValueError naming what differs between the data a checkpoint trained on and the data given now."""
+    if not saved:                        # written before fingerprints existed: nothing to compare
+        return
+    diff = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in now if saved.get(k) != now[k]]
+    if diff:
+        raise ValueError(f"cannot resume {path} on other data ({'; '.join(diff)})")
 
 
 def load_data(cfg: TrainConfig, device: torch.device) -> tuple[Data, int]:
@@ -61,14 +100,14 @@ def load_data(cfg: TrainConfig, device: torch.device) -> tuple[Data, int]:
         j = factor_names.index(condition)
         cond = int(ds.factor_sizes[j])
         labels = torch.from_numpy(factors[:, j].copy()).to(device)
-    images = torch.from_numpy(np.ascontiguousarray(ds.images)).to(device).unsqueeze(1)
-    if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (1, 28, 28):
+    if ds.images.dtype != np.uint8 or tuple(ds.images.shape[1:]) != (28, 28):
         raise ValueError(f"dataset {ds.name} must hold (N, 28, 28) uint8 images, got {tuple(ds.images.shape)} "
                          f"{ds.images.dtype}")
+    images = torch.from_numpy(np.ascontiguousarray(ds.images)).to(device).unsqueeze(1)
     meta = dict(ds.meta)
     meta.update(factor_names=list(factor_names), factor_sizes=[int(s) for s in ds.factor_sizes],
                 condition_factor=condition)
-    return Data(images, labels, factors, factor_names, meta), cond
+    return Data(images, labels, factors, factor_names, meta, data_fingerprint(meta, ds.images, factors)), cond
 
 
 def instance_noise_std(cfg: TrainConfig, step: int) -> float:
@@ -80,30 +119,37 @@ def instance_noise_std(cfg: TrainConfig, step: int) -> float:
     return cfg.instance_noise * max(0.0, 1.0 - step / cfg.instance_noise_steps)
 
 
-def _check_resumable(saved: dict, cfg: TrainConfig) -> None:
-    saved = TrainConfig.from_dict(saved).to_dict()   # read as loading reads it: newer options take their default
-    now = cfg.to_dict()
-    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
-    if changed:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
-        raise ValueError(f"cannot resume under a changed config ({detail}); "
-                         f"only {list(RESUMABLE_CHANGES)} may change")
+class RunLog:
+    """``log.jsonl``: one JSON record per line, rewritten atomically with each record; ``callback`` sees each one.
 
+    ``keep_until=step`` (resume) keeps the records of steps up to ``step`` and drops the rest (steps a killed run
+    did after its last checkpoint, a cut-off last line), so no step is logged twice.
+    """
 
-class _Logger:
-    def __init__(self, out: Path):
-        self.path = out / "log.jsonl"
+    def __init__(self, path: Path, callback: Callable[[dict], None] | None = None, keep_until: int | None = None):
+        self.path, self.callback, self.lines = path, callback, []
+        if keep_until is not None and path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and record.get("step", 0) <= keep_until:
+                    self.lines.append(line + "\n")
+            write_text(path, "".join(self.lines))
 
     def write(self, record: dict) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.lines.append(json.dumps(record) + "\n")
+        write_text(self.path, "".join(self.lines))
+        if self.callback is not None:
+            self.callback(record)
 
 
 @torch.no_grad()
-def evaluate(model, data: Data, eval_idx: np.ndarray, device: torch.device) -> dict[str, float]:
-    """Q's categorical accuracy on real images against every factor (Hungarian matching), and the label-free
-    ``real_mi/cat{i}``: I(c_hat; x) of Q's predicted category on the same real images, in nats (log k at best:
-    every category used equally, each image assigned with certainty)."""
+def q_metrics(model, data: Data, eval_idx: np.ndarray, device: torch.device,
+              score_codes: ScoreCodes | None = None) -> dict[str, float]:
+    """Q's categories on real images: the label-free ``real_mi/cat{i}`` (I(c_hat; x) in nats, log k at best: every
+    category used equally, each image assigned with certainty) and ``score_codes(codes, factors, factor_names)``."""
     if not model.spec.cat or len(eval_idx) == 0:
         return {}
     was_training = model.training
@@ -118,7 +164,8 @@ def evaluate(model, data: Data, eval_idx: np.ndarray, device: torch.device) -> d
         lg = torch.cat([b[i] for b in logits]).double()
         codes.append(lg.argmax(1).cpu())
         out[f"real_mi/cat{i}"] = float(losses.real_data_mi(lg))
-    out.update(code_factor_accuracy(torch.stack(codes, 1).numpy(), data.factors[eval_idx], data.factor_names))
+    if score_codes is not None:
+        out.update(score_codes(torch.stack(codes, 1).numpy(), data.factors[eval_idx], data.factor_names))
     return out
 
 
@@ -130,146 +177,175 @@ def save_grids(model, out: Path, tag: str, seed: int, device: torch.device) -> l
     model.eval()
     spec = model.spec
     gen = torch.Generator(device).manual_seed(seed)
-    paths = []
-    lat = sample_latent(spec, 100, gen)
-    paths.append(save_png(image_grid(model.generate(lat).cpu().numpy(), 10, 10), out / f"samples_{tag}.png"))
+    paths = [write_png(image_grid(model.generate(sample_latent(spec, 100, gen)), 10, 10), out / f"samples_{tag}.png")]
     rows = "y" if spec.cond else "cat0"
     for j in (range(spec.cont) if spec.cont else [None]):
         gen = torch.Generator(device).manual_seed(seed + 1)
         lat, n_rows, n_cols = traversal_latent(spec, gen, cont_index=j, rows=rows)
         name = f"traverse_cont{j}_{tag}.png" if j is not None else f"traverse_{tag}.png"
-        paths.append(save_png(image_grid(model.generate(lat).cpu().numpy(), n_rows, n_cols), out / name))
+        paths.append(write_png(image_grid(model.generate(lat), n_rows, n_cols), out / name))
     if len(spec.cat) >= 2 and not spec.cond:    # rows: cat0, columns: cat1 (one z for the whole grid)
         gen = torch.Generator(device).manual_seed(seed + 2)
         lat, n_rows, n_cols = traversal_latent(spec, gen, cat_cols=1)
-        paths.append(save_png(image_grid(model.generate(lat).cpu().numpy(), n_rows, n_cols),
-                              out / f"traverse_cat1_{tag}.png"))
+        paths.append(write_png(image_grid(model.generate(lat), n_rows, n_cols), out / f"traverse_cat1_{tag}.png"))
     model.train(was_training)
     return paths
 
 
-def train(config: TrainConfig, *, resume: bool = False) -> Path:
-    """Train the model ``config`` describes; returns the path of the final checkpoint (``<out>/ckpt.pt``).
+@dataclass
+class Run:
+    """What the loop advances, and everything a checkpoint of it holds."""
+    cfg: TrainConfig
+    spec: CodeSpec
+    data: Data
+    model: torch.nn.Module
+    optims: dict
+    gen: torch.Generator                  # batches, latents, instance noise
+    step: int = 0
+    metrics: dict = field(default_factory=dict)
+    saved_step: int | None = None         # step of the last good checkpoint written or resumed from
+    rng_continued: bool = True            # False: resumed on another device type, the generator was reseeded
 
-    ``resume=True`` continues ``<out>/ckpt.pt`` exactly (config must match up to RESUMABLE_CHANGES).
-    Raises ValueError for bad settings, TrainingDiverged when a loss becomes non-finite.
-    """
-    cfg = config
-    validate(cfg)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    out = Path(cfg.out)
-    ckpt_path = out / CKPT_NAME
+    def save(self, path: Path) -> None:
+        save_checkpoint(path, checkpoint_state(self.cfg.to_dict(), self.spec, self.data.meta, self.data.fingerprint,
+                                               self.step, self.model, self.optims, self.gen, self.metrics))
+        self.saved_step = self.step
+
+
+def start_run(cfg: TrainConfig, device: torch.device, ckpt_path: Path, resume: bool) -> Run:
+    """Data, model, optimisers and generator from ``cfg``; with ``resume`` restored from ``ckpt_path``."""
     if resume and not ckpt_path.is_file():
-        raise ValueError(f"--resume: no checkpoint at {ckpt_path}")
+        raise ValueError(f"nothing to resume: no checkpoint at {ckpt_path}")
     if not resume and ckpt_path.exists():
         raise ValueError(f"{ckpt_path} already exists; pass --resume to continue it or choose another --out")
-
     data, cond = load_data(cfg, device)
     spec = CodeSpec(noise_dim=cfg.noise_dim, cat=cfg.cat, cont=cfg.cont, cond=cond, noise_scale=cfg.noise_scale)
-    torch.manual_seed(cfg.seed)                       # weight init
-    model = build_model(cfg.to_dict(), spec).to(device)
+    n = count_parameters(cfg.to_dict(), spec)
+    ensure_fits(16 * n + 16 * cfg.batch_size * spec.input_dim, device,
+                f"training a model of {n:,} parameters (weights, gradients, Adam state)")
+    with torch.random.fork_rng(devices=[]):      # weights from cfg.seed; the caller's global RNG is left as it was
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.to_dict(), spec).to(device)
     optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
-    gen = torch.Generator(device).manual_seed(cfg.seed)   # batches, latents, instance noise
-    step, metrics = 0, {}
+    run = Run(cfg, spec, data, model, optims, torch.Generator(device).manual_seed(cfg.seed))
     if resume:
-        state = read_checkpoint(ckpt_path, map_location=device)
-        _check_resumable(state["config"], cfg)
+        state = read_checkpoint(ckpt_path, map_location=device, need=RESUME_KEYS)
+        check_resumable(state["config"], cfg)
+        check_same_data(state.get("data_fingerprint"), data.fingerprint, ckpt_path)
+        check_state_dict(model, state["model"], ckpt_path)
         model.load_state_dict(state["model"])
         for k, opt in optims.items():
             opt.load_state_dict(state["optims"][k])
-        gen.set_state(state["rng"]["train"].cpu())
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        step, metrics = int(state["step"]), dict(state.get("metrics") or {})
+        run.step = run.saved_step = int(state["step"])
+        run.metrics = dict(state.get("metrics") or {})
+        run.rng_continued = restore_generator(run.gen, state["rng"], cfg.seed, run.step)
     model.train()
+    return run
 
-    n_data = data.images.shape[0]
+
+class Meter:
+    """Step stats summed on the device between log records, and the first step whose loss was not finite."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.sums, self.count = device, {}, 0
+        self.first_bad = torch.tensor(-1, device=device)
+
+    def add(self, stats: dict[str, torch.Tensor], step: int) -> None:
+        self.count += 1
+        for k, v in stats.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        ok = torch.isfinite(stats["loss/d"] + stats["loss/g"] + stats["loss/info"])
+        self.first_bad = torch.where(~ok & (self.first_bad < 0), torch.tensor(step, device=self.device),
+                                     self.first_bad)
+
+    def means(self) -> dict[str, float]:
+        out = {k: float(v) / self.count for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return out
+
+
+def check_finite(run: Run, meter: Meter, weights: bool, total: int, ckpt_path: Path, log: RunLog) -> None:
+    """The one divergence check (a host sync): raise TrainingDiverged when a loss since the last check, or (with
+    ``weights``, before a checkpoint) a weight, is not finite. Nothing is saved then."""
+    bad = int(meter.first_bad)
+    if bad < 0 and (not weights or all_finite(run.model)):
+        return
+    at, cfg = bad if bad >= 0 else run.step, run.cfg
+    where = (f"the last good checkpoint is {ckpt_path} (step {run.saved_step})" if run.saved_step is not None
+             else "no checkpoint was written before it")
+    log.write({"event": "diverged", "step": at})
+    raise TrainingDiverged(
+        f"non-finite loss at step {at} of {cfg.out}: training stopped and nothing was saved; {where}. "
+        f"Remedies: instance noise (--instance-noise 0.1 --instance-noise-steps {max(total // 2, 1)}), "
+        f"a lower D learning rate (--lr-d {cfg.lr_d / 2:g}), one-sided label smoothing (--real-label 0.9).")
+
+
+def schedule(cfg: TrainConfig, n_data: int, step: int, ckpt_path: Path) -> tuple[int, int, int]:
+    """(steps per epoch, total steps, steps between evaluations); ValueError when the run cannot go on."""
     if n_data < cfg.batch_size:
         raise ValueError(f"dataset has {n_data} images, fewer than batch_size {cfg.batch_size}")
     steps_per_epoch = n_data // cfg.batch_size
     total = cfg.steps or cfg.epochs * steps_per_epoch
-    eval_every = cfg.eval_every or steps_per_epoch
-    eval_idx = np.random.default_rng(0).permutation(n_data)[:cfg.eval_size]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "spec": spec.to_dict(),
-                                                 "dataset_meta": data.meta}, indent=2) + "\n")
-    log = _Logger(out)
-    last_good = {"path": str(ckpt_path), "step": step} if resume else None
+    if total < step:
+        raise ValueError(f"{ckpt_path} has done {step} steps, more than the {total} asked for; "
+                         f"give more --steps (or --epochs) to continue it")
+    return steps_per_epoch, total, cfg.eval_every or steps_per_epoch
 
-    def checkpoint() -> None:
-        nonlocal last_good
-        if not all_finite(model):
-            raise diverged(step)
-        save_checkpoint(ckpt_path, {
-            "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "spec": spec.to_dict(),
-            "dataset_meta": data.meta, "step": step, "model": model.state_dict(),
-            "optims": {k: o.state_dict() for k, o in optims.items()},
-            "rng": {"train": gen.get_state(), "torch": torch.get_rng_state()}, "metrics": metrics})
-        last_good = {"path": str(ckpt_path), "step": step}
 
-    def diverged(at_step: int) -> TrainingDiverged:
-        where = (f"the last good checkpoint is {last_good['path']} (step {last_good['step']})" if last_good
-                 else "no checkpoint was written before it")
-        log.write({"event": "diverged", "step": at_step})
-        return TrainingDiverged(
-            f"non-finite loss at step {at_step} of {cfg.out}: training stopped and nothing was saved; {where}. "
-            f"Remedies: instance noise (--instance-noise 0.1 --instance-noise-steps {max(total // 2, 1)}), "
-            f"a lower D learning rate (--lr-d {cfg.lr_d / 2:g}), one-sided label smoothing (--real-label 0.9).")
+def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes | None = None,
+          log: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None) -> Path:
+    """Train the model ``config`` describes; returns the path of the final checkpoint (``<out>/ckpt.pt``).
 
-    from tqdm.auto import tqdm
-    bar = tqdm(total=total, initial=step, disable=not cfg.progress, dynamic_ncols=True, desc=out.name)
-    sums: dict[str, torch.Tensor] = {}
-    count = 0
-    first_bad = torch.tensor(-1, device=device)
-    t_last, step_last = time.time(), step
-    try:
-        while step < total:
-            idx = torch.randint(n_data, (cfg.batch_size,), generator=gen, device=device)
-            batch = Batch(data.images[idx].float().div_(255.0), None if data.labels is None else data.labels[idx])
-            stats = model.train_step(batch, optims, generator=gen, noise_std=instance_noise_std(cfg, step))
-            step += 1
-            count += 1
-            for k, v in stats.items():
-                sums[k] = sums[k] + v if k in sums else v.clone()
-            ok = torch.isfinite(stats["loss/d"] + stats["loss/g"] + stats["loss/info"])
-            first_bad = torch.where(~ok & (first_bad < 0), torch.tensor(step, device=device), first_bad)
-            bar.update(1)
-
-            if step % cfg.log_every == 0 or step == total:
-                bad = int(first_bad)                      # the host sync of this interval
-                if bad >= 0:
-                    raise diverged(bad)
+    ``resume=True`` continues ``<out>/ckpt.pt`` exactly (config must match up to RESUMABLE_CHANGES, the data its
+    fingerprint). Raises ValueError for bad settings, basicprop.files.FolderLocked when another process trains in
+    ``out``, TrainingDiverged when a loss becomes non-finite, TrainingInterrupted when ``should_stop`` said so.
+    """
+    cfg = config
+    validate(cfg)
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out)
+    ckpt_path = out / CKPT_NAME
+    with folder_lock(out, "run directory"):
+        remove_temps(out)
+        run = start_run(cfg, device, ckpt_path, resume)
+        n_data = run.data.images.shape[0]
+        steps_per_epoch, total, eval_every = schedule(cfg, n_data, run.step, ckpt_path)
+        eval_idx = np.random.default_rng(0).permutation(n_data)[:cfg.eval_size]
+        write_json(out / "config.json", {"config": cfg.to_dict(), "spec": run.spec.to_dict(),
+                                         "dataset_meta": run.data.meta}, indent=2)
+        runlog = RunLog(out / LOG_NAME, log, keep_until=run.step if resume else None)
+        runlog.write({"event": "start", "step": run.step, "total": total, "rng_continued": run.rng_continued})
+        meter, t_last, step_last = Meter(device), time.time(), run.step
+        while run.step < total:
+            if should_stop is not None and should_stop():
+                check_finite(run, meter, True, total, ckpt_path, runlog)
+                if run.saved_step != run.step:
+                    run.save(ckpt_path)
+                raise TrainingInterrupted(ckpt_path, run.step)
+            idx = torch.randint(n_data, (cfg.batch_size,), generator=run.gen, device=device)
+            labels = None if run.data.labels is None else run.data.labels[idx]
+            stats = run.model.train_step(Batch(run.data.images[idx].float().div_(255.0), labels), run.optims,
+                                         generator=run.gen, noise_std=instance_noise_std(cfg, run.step))
+            run.step += 1
+            meter.add(stats, run.step)
+            due_log, due_eval, due_ckpt = (run.step % k == 0 or run.step == total
+                                           for k in (cfg.log_every, eval_every, cfg.ckpt_every))
+            if not (due_log or due_eval or due_ckpt):
+                continue
+            check_finite(run, meter, due_ckpt, total, ckpt_path, runlog)
+            if due_log:
                 now = time.time()
-                rec = {"step": step, "epoch": step / steps_per_epoch}
-                rec.update({k: float(v) / count for k, v in sums.items()})
-                rec.update({"noise_std": instance_noise_std(cfg, step),
-                            "img_per_s": (step - step_last) * cfg.batch_size / max(now - t_last, 1e-9),
-                            "time": now})
-                log.write(rec)
-                bar.set_postfix({"D": f"{rec['loss/d']:.3f}", "G": f"{rec['loss/g']:.3f}",
-                                 "info": f"{rec['loss/info']:.3f}"}, refresh=False)
-                sums, count, t_last, step_last = {}, 0, now, step
-            if step % eval_every == 0 or step == total:
-                if int(first_bad) >= 0:
-                    raise diverged(int(first_bad))
-                metrics = {"step": step, "epoch": step / steps_per_epoch,
-                           **evaluate(model, data, eval_idx, device)}
-                log.write({"event": "eval", **metrics})
-                save_grids(model, out, f"{step:06d}", cfg.seed + 12345, device)
-                if metrics:
-                    bar.write(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()
-                                                           if k.startswith("acc/") and k.count("/") == 1))
-            if step % cfg.ckpt_every == 0 or step == total:
-                if int(first_bad) >= 0:
-                    raise diverged(int(first_bad))
-                checkpoint()
-    except KeyboardInterrupt:
-        bar.close()
-        if int(first_bad) < 0 and all_finite(model):
-            checkpoint()
-            print(f"\ninterrupted: saved {ckpt_path} at step {step}; continue with --resume")
-        raise
-    bar.close()
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+                runlog.write({"step": run.step, "epoch": run.step / steps_per_epoch, **meter.means(),
+                              "noise_std": instance_noise_std(cfg, run.step),
+                              "img_per_s": (run.step - step_last) * cfg.batch_size / max(now - t_last, 1e-9),
+                              "time": now})
+                t_last, step_last = now, run.step
+            if due_eval:
+                run.metrics = {"step": run.step, "epoch": run.step / steps_per_epoch,
+                               **q_metrics(run.model, run.data, eval_idx, device, score_codes)}
+                runlog.write({"event": "eval", **run.metrics})
+                save_grids(run.model, out, f"{run.step:06d}", cfg.seed + 12345, device)
+            if due_ckpt:
+                run.save(ckpt_path)
+        write_json(out / "metrics.json", run.metrics, indent=2)
     return ckpt_path

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 import cli
@@ -40,3 +41,16 @@ def test_three_entry_points_write_the_same_bytes(tmp_path):
         subprocess.run([*command, *args, "--out", str(out)], check=True, cwd=REPO, capture_output=True)
     first = outs[0].read_bytes()
     assert all(out.read_bytes() == first for out in outs[1:])
+
+
+def test_q_accuracy_scores_codes_with_eval_hungarian_matching():
+    """The scorer the command line hands to training: eval's Hungarian accuracy, one code per factor."""
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 10, 2000)
+    perm = rng.permutation(10)
+    factors = np.stack([truth, rng.integers(0, 10, 2000)], 1)
+    acc = cli.q_accuracy(np.stack([factors[:, 1], perm[truth]], 1), factors, ("a", "b"))
+    assert acc["acc/a"] == 1.0 and acc["acc/b"] == 1.0 and acc["acc/cat0/a"] < 0.2
+    one = cli.q_accuracy(np.zeros((2000, 1), int), factors[:, :1], ("a",))
+    assert one["acc/a"] < 0.15                                # one cluster can match one class only
+    assert cli.q_accuracy(np.zeros((5, 0), int), factors[:5], ("a", "b")) == {}

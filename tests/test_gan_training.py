@@ -3,19 +3,15 @@ from __future__ import annotations
 
 import json
 
-import click
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
-from basicprop.clitools import Group
+import cli
 from gan_models import TrainingDiverged, load_checkpoint, make_config, train
 from gan_models.checkpoint import read_checkpoint, save_checkpoint
-from gan_models.cli import commands
 from gan_models.infogan import InfoGAN
-
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,7 +27,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def test_same_seed_same_weights_and_resume_is_exact(tmp_path):
-    a = train(make_config("infogan", steps=6, out=str(tmp_path / "a"), **TINY))
+    a = train(make_config("infogan", steps=6, out=str(tmp_path / "a"), **TINY), score_codes=cli.q_accuracy)
     b = train(make_config("infogan", steps=6, out=str(tmp_path / "b"), **TINY))
     assert _same(_weights(a), _weights(b))
     c = train(make_config("infogan", steps=6, seed=1, out=str(tmp_path / "c"), **TINY))
@@ -55,6 +51,7 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path):
     assert {"ckpt.pt", "config.json", "log.jsonl", "metrics.json", "samples_000006.png",
             "traverse_cont0_000006.png", "traverse_cont1_000006.png"} <= names
     records = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert records[0] == {"event": "start", "step": 0, "total": 6, "rng_continued": True}
     steps = [r for r in records if "loss/d" in r]
     assert [r["step"] for r in steps] == [2, 4, 6]
     assert {"loss/d", "loss/g", "loss/info", "d/real", "d/fake", "mi/cat0", "mi/cont0", "mi/cont1"} <= set(steps[0])
@@ -141,12 +138,7 @@ def test_nan_before_any_checkpoint_writes_nothing(tmp_path, monkeypatch):
 
 
 def _cli():
-    @click.group(cls=Group)
-    def cli():
-        pass
-    for c in commands:
-        cli.add_command(c)
-    return cli
+    return cli.cli
 
 
 def test_cli_bad_dataset_is_one_line_and_exit_2(tmp_path):
@@ -206,7 +198,7 @@ def test_short_line_run_recovers_position(tmp_path):
     (0.1); the full setting (preset demo-line, 400 steps) reaches 100 % in 5/5 seeds."""
     cfg = make_config("infogan", dataset="basicprop-line", batch_size=32, steps=200, eval_size=2000,
                       log_every=50, ckpt_every=1000, progress=False, out=str(tmp_path / "line"))
-    path = train(cfg)
+    path = train(cfg, score_codes=cli.q_accuracy)
     acc = json.loads((path.parent / "metrics.json").read_text())["acc/position"]
     assert acc > 0.35, acc
 
