@@ -294,3 +294,40 @@ def test_traversal_grid_over_two_categorical_codes():
     assert torch.equal(lat.z, lat.z[:1].expand(70, -1))
     with pytest.raises(ValueError, match="cat_cols"):
         traversal_latent(spec, torch.Generator().manual_seed(0), cat_cols=2)
+
+
+def test_init_schemes_draw_different_weights():
+    """'dcgan': conv/linear weights N(0, 0.02), BN weights N(1, 0.02); 'default': PyTorch's U(+-1/sqrt(fan_in))."""
+    dcgan, _ = _model("infogan")
+    default, _ = _model("infogan", init="default")
+    w = dcgan.G.fc[0].weight.detach()
+    assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(dcgan.G.fc[1].weight.detach().mean()) - 1) < 0.01
+    fan_in = default.G.fc[0].weight.shape[1]
+    assert abs(float(default.G.fc[0].weight.detach().std()) - 1 / math.sqrt(3 * fan_in)) < 0.005
+    assert torch.equal(default.G.fc[1].weight, torch.ones(1024))      # BatchNorm's own init: weight 1
+
+
+@torch.no_grad()
+def test_spectral_norm_bounds_d_layers_and_batchnorm_can_be_dropped():
+    x = torch.rand(8, 1, 28, 28)
+    sn, _ = _model("infogan", d_spectral_norm=True)
+    for _ in range(20):                                     # power iterations run in training mode
+        sn.D(x)
+    sigma = torch.linalg.matrix_norm(sn.D.trunk[0].weight.flatten(1), 2)
+    assert abs(float(sigma) - 1) < 0.05
+    plain, _ = _model("infogan")
+    assert float(torch.linalg.matrix_norm(plain.D.trunk[0].weight.flatten(1), 2)) < 0.9
+    assert not torch.allclose(plain.D(x[:3])[0], plain.D(x)[0][:3], atol=1e-5)   # batch norm mixes the batch
+    no_bn, _ = _model("infogan", d_batchnorm=False)
+    assert not any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in no_bn.D.trunk.modules())
+    assert torch.allclose(no_bn.D(x[:3])[0], no_bn.D(x)[0][:3], atol=1e-6)       # each image on its own
+
+
+def test_real_label_is_the_target_of_d_on_real_images():
+    """One-sided label smoothing: D's loss on real logits is minimal where sigmoid(logit) = real_label."""
+    for target in (1.0, 0.9):
+        logit = torch.tensor([math.log(0.9 / 0.1)], requires_grad=True)
+        losses.d_loss(logit, torch.tensor([-30.0]), target).backward()
+        assert (abs(float(logit.grad)) < 1e-6) == (target == 0.9)
+    model, _ = _model("infogan", real_label=0.9)
+    assert model.real_label == 0.9
