@@ -33,3 +33,17 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache
+
+# Mutation testing (mutmut, config in pyproject's [tool.mutmut]) of the core modules against the fast tests; slow,
+# so not part of `make test`. One module at a time: make mutants MUTANTS='eval.mig.*'. Results land in mutants/;
+# list the survivors with `.venv/bin/mutmut results`, show one with `.venv/bin/mutmut show NAME`.
+MUTANTS      ?=
+MUTANT_JOBS  ?= 1
+.PHONY: mutants
+$(VENV)/.mutmut: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[mutants]'
+	@touch $@
+
+mutants: $(VENV)/.mutmut
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children $(MUTANT_JOBS) $(MUTANTS)
+	$(VENV)/bin/mutmut results
