@@ -66,7 +66,7 @@ class BasicPropDataset(TorchDataset):
 
     @property
     def targets(self) -> torch.Tensor:
-        """Every target, ``(N,)`` or ``(N, K)`` int64 (like torchvision's ``MNIST.targets``), before target_transform."""
+        """Every target, ``(N,)`` or ``(N, K)`` int64 (like torchvision's ``MNIST.targets``); no target_transform."""
         return torch.from_numpy(self._targets)
 
     def __len__(self) -> int:
