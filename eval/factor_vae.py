@@ -15,9 +15,10 @@ to its column (disentanglement_lib indexes the full matrix with the position amo
 columns up when an early code is pruned; with no code pruned the two agree). ``FACTOR_VAE_ACTIVE_DIMS`` is the
 number of active codes (disentanglement_lib reports ``len`` of the boolean mask, i.e. all codes).
 
-The pure core is :func:`votes` (code variances of the fixed-factor batches -> vote matrix) and :func:`factor_vae_from_votes`;
-:func:`compute_factor_vae` draws the batches from a disentanglement_lib-style ground-truth data object. Known
-answers: codes equal to the factors -> 1.0; codes that ignore the factors -> about ``1 / K`` (chance).
+The pure core is :func:`votes` (code variances of the fixed-factor batches -> vote matrix) and
+:func:`factor_vae_from_votes`; :func:`compute_factor_vae` draws the batches from a disentanglement_lib-style
+ground-truth data object. Known answers: codes equal to the factors -> 1.0; codes that ignore the factors -> about
+``1 / K`` (chance).
 """
 from __future__ import annotations
 
