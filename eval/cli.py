@@ -18,6 +18,7 @@ import numpy as np
 
 from basicprop import files
 from basicprop.clitools import Group
+from eval.arrays import load_array
 from eval.config import DEVICE_CHOICES, MEASURE_CHOICES, DisentangleConfig, validate
 from eval.score import ScoreConfig
 
@@ -55,23 +56,6 @@ def parse_discrete(text: str, n_codes: int):
     if bad:
         raise ValueError(f"--discrete column(s) {bad} out of range for {n_codes} codes")
     return [i in idx for i in range(n_codes)]
-
-
-def load_array(path: str, what: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{what} file not found: {path}")
-    try:
-        if p.suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                if len(z.files) != 1:
-                    raise ValueError(f"{path} holds {len(z.files)} arrays ({', '.join(z.files)}); expected one")
-                return z[z.files[0]]
-        if p.suffix in (".csv", ".txt"):
-            return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=2)
-        return np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"cannot read {what} from {path}: {exc}") from None
 
 
 def load_model(ckpt: str, device: str):

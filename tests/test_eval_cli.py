@@ -1,12 +1,14 @@
 """`python -m eval score` / `python -m eval disentangle` command lines: outputs, and one-line errors (exit 2)."""
 from __future__ import annotations
 
+import io
 import json
+import resource
 import subprocess
 import sys
-from pathlib import Path
-
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
@@ -67,6 +69,31 @@ def test_score_bad_input_one_line_exit_2(arrays, codes, factors, extra, message)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def huge_header(rows: int) -> bytes:
+    """An .npy header declaring ``rows`` × 10 float64, followed by 100 bytes."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (rows, 10)})
+    return buf.getvalue() + bytes(100)
+
+
+@pytest.mark.parametrize("name", ["codes.npy", "codes.npz"])
+@pytest.mark.parametrize("rows", [10**9, 3])
+def test_array_headers_are_checked_before_reading(arrays, name, rows):
+    """A header that declares more (or less) data than the file holds is refused in one line, allocating nothing."""
+    bad = arrays / "bad" / name
+    bad.parent.mkdir()
+    if name.endswith(".npz"):
+        with zipfile.ZipFile(bad, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("codes.npy", huge_header(rows))
+    else:
+        bad.write_bytes(huge_header(rows))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = CliRunner().invoke(group, ["score", "--codes", str(bad), "--factors", str(arrays / "factors.npy")])
+    assert result.exit_code == 2, result.output
+    assert "declares shape" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000     # kB: < 100 MB
 
 
 def test_score_bad_input_from_the_shell(arrays):
