@@ -150,8 +150,10 @@ def _disentangle_options(command):
         config_option(D, "n_samples", "Real and generated images scored."),
         config_option(D, "seed"),
         config_option(D, "device", f"{', '.join(DEVICE_CHOICES)} (auto: CUDA, MPS, CPU), or cuda:N."),
-        click.option("--out", "out_dir", default=None, help="Folder for PNGs and report.json [default: <ckpt dir>/eval]."),
-        click.option("--json", "json_path", default=None, help="Write the JSON report here [default: <out>/report.json]."),
+        click.option("--out", "out_dir", default=None,
+                     help="Folder for PNGs and report.json [default: <ckpt dir>/eval]."),
+        click.option("--json", "json_path", default=None,
+                     help="Write the JSON report here [default: <out>/report.json]."),
         click.option("--plots/--no-plots", default=True, show_default=True, help="MI heatmaps and the traversal grid."),
         config_option(D, "measure", "Measure generated images with trained factor classifiers, or (line/rectangles) "
                       "from pixels.", type=click.Choice(MEASURE_CHOICES)),

@@ -67,7 +67,8 @@ def _score(codes, factors, *, rng, discrete, config, code_names, factor_names, b
     code_names = list(code_names) if code_names is not None else [f"code{i}" for i in range(c)]
     factor_names = list(factor_names) if factor_names is not None else [f"factor{j}" for j in range(k)]
     if len(code_names) != c or len(factor_names) != k:
-        raise ValueError(f"{len(code_names)} code names for {c} codes / {len(factor_names)} factor names for {k} factors")
+        raise ValueError(f"{len(code_names)} code names for {c} codes / "
+                         f"{len(factor_names)} factor names for {k} factors")
     mask = discrete_mask(codes, discrete)
 
     m = _mi.discrete_mutual_info(discretize(codes, mask, num_bins=config.num_bins), factors)

@@ -3,7 +3,6 @@ process on the same output folder, Ctrl-C and SIGTERM. Each ends in one line, ex
 and leaves no temp file behind."""
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
