@@ -1,6 +1,7 @@
 """``disentangle(config)``: how well do a checkpoint's codes recover the known factors? Returns one flat report dict
-and writes nothing (:func:`eval.report.write_report` writes the JSON and the pictures; ``python -m eval
-disentangle`` calls both).
+and writes no report file (:func:`eval.report.write_report` writes the JSON and the pictures; ``python -m eval
+disentangle`` calls both); the only file it may write is a newly trained factor classifier, into its cache.
+Sizes are checked against the memory available before anything is allocated.
 
 Three steps, each in its own module, the first two scored with :func:`eval.score.score` (categorical code ->
 argmax / sampled value, discrete; continuous code -> Q's mean / sampled value, continuous, 20 histogram bins for MI):
@@ -83,7 +84,7 @@ def disentangle(config: DisentangleConfig, *, model=None, log: Callable[[str], N
 
     ``model``: an already loaded checkpoint (anything with ``spec``, ``dataset_meta``, ``sample_latent``,
     ``generate``, ``encode``, ``device``); else ``gan_models.load_checkpoint(config.ckpt, config.device)``.
-    ``log`` receives progress lines (classifier training); silent by default. Writes nothing.
+    ``log`` receives progress lines (classifier training); silent by default. Writes no report file.
     """
     validate(config)
     timing, t0 = {}, time.perf_counter()
