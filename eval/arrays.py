@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from eval.memory import check_fits
+from basicprop import resources
 
 
 def _check_header(fh: BinaryIO, data_bytes: int, where: str) -> None:
@@ -32,7 +32,7 @@ def _check_header(fh: BinaryIO, data_bytes: int, where: str) -> None:
     have = data_bytes - (fh.tell() - start)
     if need != have:
         raise ValueError(f"{where} declares shape {shape} of {dtype} ({need:,} bytes) but holds {have:,} bytes")
-    check_fits(need, where)
+    resources.check_memory(need, where)
 
 
 def _load_npz(path: Path) -> np.ndarray:

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from basicprop import resources
 from eval import report
 from eval.codes import code_layout
 from eval.config import DisentangleConfig, validate
@@ -37,7 +38,6 @@ from eval.encoder_direction import encoder_direction
 from eval.generator_direction import generator_direction
 from eval.keys import TRAVERSAL_GRID
 from eval.measure import build_measurer
-from eval.memory import check_fits
 from eval.score import ScoreConfig
 from eval.traversal import traversal
 
@@ -57,7 +57,7 @@ def memory_estimate(config: DisentangleConfig, spec, kind: str | None) -> int:
 
 def check_memory(config: DisentangleConfig, spec, kind: str | None) -> None:
     """Refuse, before allocating, sizes whose images cannot fit in the memory available now."""
-    check_fits(memory_estimate(config, spec, kind),
+    resources.check_memory(memory_estimate(config, spec, kind),
                f"--n-samples {config.n_samples} with --traversal-bases {config.traversal_bases}", "score fewer samples")
 
 

@@ -143,7 +143,7 @@ def test_bad_settings_raise(bad, message):
 
 @pytest.mark.parametrize("size", [{"n_samples": 10**9}, {"n_samples": 10**15}, {"traversal_bases": 10**12}])
 def test_absurd_sizes_are_refused_with_the_estimate_before_allocating(size):
-    with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB of memory"):
+    with pytest.raises(ValueError, match=r"needs about [\d.]+ [KMGTPE]iB of memory"):
         run(OracleModel(get_kind("line")), measure="analytic", **size)
 
 
