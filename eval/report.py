@@ -33,21 +33,6 @@ from eval.keys import (CINFOGAN, ENCODER, GENERATOR, LABEL_FIDELITY, SPEARMAN, S
 NOT_IN_JSON = (TRAVERSAL_GRID,)   # report entries that are pictures, not numbers
 
 
-def jsonable(obj):
-    """numpy scalars/arrays -> Python; NaN/inf -> None; dict keys -> str."""
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in ("basicprop", "numpy", "scipy", "scikit-learn", "torch"):
@@ -64,7 +49,7 @@ def flatten(prefix: str, result: Mapping) -> dict:
 
 def write_json(path: str | os.PathLike, report: Mapping) -> Path:
     """Write a flat report as JSON, atomically, leaving out the pictures (:data:`NOT_IN_JSON`)."""
-    return files.write_json(path, jsonable({k: v for k, v in report.items() if k not in NOT_IN_JSON}))
+    return files.write_json(path, files.jsonable({k: v for k, v in report.items() if k not in NOT_IN_JSON}))
 
 
 def _f(x, digits: int = 3) -> str:
