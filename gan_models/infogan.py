@@ -121,8 +121,8 @@ class InfoGAN(nn.Module):
 
         def variant(use_a: bool, use_b: bool) -> Latent:
             chosen = (sel_a & use_a) | (sel_b & use_b)
-            return Latent(base.z, torch.where(chosen[:, :spec.n_cat], alt_cat, base.cat),
-                          torch.where(chosen[:, spec.n_cat:], alt_cont, base.cont), base.y)
+            return base._replace(cat=torch.where(chosen[:, :spec.n_cat], alt_cat, base.cat),
+                                 cont=torch.where(chosen[:, spec.n_cat:], alt_cont, base.cont))
 
         lats = [variant(True, True), variant(True, False), variant(False, True), variant(False, False)]
         x = self.G(torch.cat([lat.to_input(spec) for lat in lats]))
