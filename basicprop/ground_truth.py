@@ -36,11 +36,7 @@ def as_generator(random_state) -> np.random.Generator:
         return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(int(random_state.randint(0, 2**63 - 1, dtype=np.int64)))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, (bool, np.bool_)) \
-            and random_state >= 0:
-        return np.random.default_rng(int(random_state))
-    raise ValueError("random_state must be a numpy.random.RandomState, a numpy.random.Generator or a non-negative "
-                     f"int seed, got {random_state!r}")
+    return np.random.default_rng(_seed(random_state))
 
 
 def check_random_state(random_state) -> np.random.RandomState | np.random.Generator:
@@ -48,11 +44,14 @@ def check_random_state(random_state) -> np.random.RandomState | np.random.Genera
     ``evaluation.random_seed``), so one object carries the stream through every draw of a metric."""
     if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return random_state
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, (bool, np.bool_)) \
-            and random_state >= 0:
-        return np.random.RandomState(int(random_state))
-    raise ValueError("random_state must be a numpy.random.RandomState, a numpy.random.Generator or a non-negative "
-                     f"int seed, got {random_state!r}")
+    return np.random.RandomState(_seed(random_state))
+
+
+def _seed(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**32:
+        raise ValueError("random_state must be a numpy.random.RandomState, a numpy.random.Generator or an int seed "
+                         f"in 0..2**32-1, got {value!r}")
+    return int(value)
 
 
 class GroundTruthData:
