@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,20 +43,36 @@ def _silent(message: str) -> None:
 
 
 class SmallCNN(nn.Module):
-    """conv(w1, 3×3)-ReLU-pool, conv(w2, 3×3)-ReLU-pool, FC hidden-ReLU, FC classes; input (n, 1, 28, 28), [0, 1]."""
+    """conv(w1, 3×3)-ReLU-pool, conv(w2, 3×3)-ReLU-pool, FC hidden-ReLU, FC classes; input (n, 1, 28, 28), [0, 1].
 
-    def __init__(self, n_classes: int, widths: tuple[int, int] = (16, 32), hidden: int = 128):
+    Build it with :func:`new_net` (weights drawn from a given generator) or load weights into
+    ``torch.nn.utils.skip_init(SmallCNN, ...)``: neither touches torch's global RNG."""
+
+    def __init__(self, n_classes: int, widths: tuple[int, int] = (16, 32), hidden: int = 128, device=None):
         super().__init__()
         w1, w2 = widths
-        self.conv1 = nn.Conv2d(1, w1, 3, padding=1)
-        self.conv2 = nn.Conv2d(w1, w2, 3, padding=1)
-        self.fc1 = nn.Linear(w2 * 7 * 7, hidden)
-        self.fc2 = nn.Linear(hidden, n_classes)
+        self.conv1 = nn.Conv2d(1, w1, 3, padding=1, device=device)
+        self.conv2 = nn.Conv2d(w1, w2, 3, padding=1, device=device)
+        self.fc1 = nn.Linear(w2 * 7 * 7, hidden, device=device)
+        self.fc2 = nn.Linear(hidden, n_classes, device=device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+@torch.no_grad()
+def new_net(n_classes: int, widths, generator: torch.Generator) -> SmallCNN:
+    """A :class:`SmallCNN` with torch's default initialisation of every layer (Kaiming-uniform weights, uniform
+    biases), drawn from ``generator`` in layer order: the weights ``torch.manual_seed(s)`` then ``SmallCNN(...)``
+    would give, without touching the global RNG."""
+    net = nn.utils.skip_init(SmallCNN, n_classes, tuple(widths))
+    for layer in net.children():
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        fan_in = layer.weight[0].numel()
+        nn.init.uniform_(layer.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
+    return net
 
 
 @dataclass
@@ -96,11 +113,9 @@ def train_classifier(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarra
                      device: torch.device, log: Callable[[str], None] = _silent) -> tuple[SmallCNN, float]:
     """Adam on cross-entropy with a one-cycle learning rate; returns (net in eval mode, test accuracy).
 
-    Seeded; randomness stays local (the global torch RNG is forked for the initial weights and left as it was)."""
+    Seeded; randomness comes from one local generator (initial weights, then batch order)."""
     g = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = SmallCNN(n_classes, tuple(widths)).to(device)
+    net = new_net(n_classes, widths, torch.Generator().manual_seed(seed)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     x = images_to_tensor(x_train)
     y = torch.from_numpy(y_train.astype(np.int64))
@@ -129,7 +144,7 @@ def _load_cached(path: Path, device: torch.device):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         info = json.loads(state["info"])
-        net = SmallCNN(int(info["n_classes"]), tuple(info["widths"]))
+        net = nn.utils.skip_init(SmallCNN, int(info["n_classes"]), tuple(info["widths"]))
         net.load_state_dict(state["weights"])
     except Exception:  # a corrupted or stale cache entry: retrain and overwrite
         return None

@@ -1,5 +1,5 @@
 """The factor-classifier cache: atomic files with the umask's permissions, stale temp files removed, a damaged
-entry retrained (bit-identically: training is seeded)."""
+entry retrained (bit-identically: training is seeded), torch's global RNG left alone."""
 from __future__ import annotations
 
 import json
@@ -45,8 +45,10 @@ def test_kind_classifier_is_cached_and_a_damaged_entry_is_retrained(cache):
     config = ClassifierConfig(n_train=1000, n_test=300, epochs=1, widths=(4, 8))
     logs: list[str] = []
     line = get_kind("line")
+    global_rng = torch.get_rng_state()
     (clf,) = fc.kind_classifiers(line, config=config, log=logs.append)
     assert any("training" in s for s in logs)
+    assert torch.equal(torch.get_rng_state(), global_rng)       # randomness stays local
     rng = np.random.default_rng(5)
     images = line.render(line.sample_factors(200, rng), rng)
     (entry,) = cache.glob("*.pt")
