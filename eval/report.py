@@ -100,19 +100,18 @@ def format_table(result: Mapping, title: str = "") -> str:
     return "\n".join(out)
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
+def _figure(**kwargs):
+    """A matplotlib Figure outside pyplot: no global backend or figure list is touched, nothing to close."""
+    from matplotlib.figure import Figure
+    return Figure(**kwargs)
 
 
 def plot_mi_heatmap(mi_normalized, code_names: Sequence[str], factor_names: Sequence[str],
                     path: str | os.PathLike, title: str = "") -> Path:
     """PNG heatmap of the code × factor MI normalised by factor entropy, values written in the cells."""
-    plt = _pyplot()
     m = np.asarray(mi_normalized, dtype=float)
-    fig, ax = plt.subplots(figsize=(1.2 + 1.0 * len(factor_names), 1.0 + 0.5 * len(code_names)), dpi=100)
+    fig = _figure(figsize=(1.2 + 1.0 * len(factor_names), 1.0 + 0.5 * len(code_names)), dpi=100)
+    ax = fig.subplots()
     im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(factor_names)), factor_names, rotation=30, ha="right")
     ax.set_yticks(range(len(code_names)), code_names)
@@ -123,15 +122,15 @@ def plot_mi_heatmap(mi_normalized, code_names: Sequence[str], factor_names: Sequ
     fig.colorbar(im, ax=ax, label="I(code; factor) / H(factor)")
     ax.set_title(title or "mutual information", fontsize=9)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path)
 
 
 def plot_traversal(images: np.ndarray, row_labels: Sequence[str], annotations: Sequence[Sequence[str]],
                    path: str | os.PathLike, title: str = "") -> Path:
     """``images (R, S, 28, 28)`` in [0, 1] -> PNG grid, each image captioned with its measured factor values."""
-    plt = _pyplot()
     r, s = images.shape[:2]
-    fig, axes = plt.subplots(r, s, figsize=(1.05 * s + 0.8, 1.2 * r + 0.4), dpi=100, squeeze=False)
+    fig = _figure(figsize=(1.05 * s + 0.8, 1.2 * r + 0.4), dpi=100)
+    axes = fig.subplots(r, s, squeeze=False)
     for a in range(r):
         for b in range(s):
             ax = axes[a, b]
@@ -144,16 +143,13 @@ def plot_traversal(images: np.ndarray, row_labels: Sequence[str], annotations: S
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, path)
 
 
-def _save(fig, plt, path) -> Path:
+def _save(fig, path) -> Path:
     path = Path(path)
-    try:
-        with files.atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
