@@ -248,9 +248,9 @@ def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, devi
                                            rows="y" if m.spec.cond else "cat0")
     else:
         rows = -(-n // cols)
-        ensure_fits(2 * rows * cols * (28 + GRID_PAD) ** 2 * scale ** 2, torch.device("cpu"),
-                    f"a grid of {rows}x{cols} samples at --scale {scale}")
         lat = m.sample_latent(rows * cols, gen)
+    ensure_fits(2 * rows * cols * (28 + GRID_PAD) ** 2 * scale ** 2, torch.device("cpu"),
+                f"a grid of {rows}x{cols} samples at --scale {scale}")
     path = write_png(image_grid(m.generate(lat), rows, cols, scale=scale), out)
     click.echo(f"wrote {path} ({rows}x{cols})")
 

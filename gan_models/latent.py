@@ -20,6 +20,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from .device import ensure_fits
+
 
 @dataclass(frozen=True)
 class CodeSpec:
@@ -132,6 +134,7 @@ def traversal_latent(spec: CodeSpec, generator: torch.Generator, *, cont_index: 
     else:
         n_rows = 1
     n = n_rows * n_cols
+    ensure_fits(n * 4 * (spec.input_dim + 28 * 28), dev, f"a traversal grid of {n_rows}x{n_cols}")
     base = sample_latent(spec, 1, generator)
     z = base.z.expand(n, -1).clone()
     cat = base.cat.expand(n, -1).clone()

@@ -187,6 +187,11 @@ def test_sizes_are_estimated_before_allocating(tmp_path, reference_run):
     assert not (tmp_path / "run" / "ckpt.pt").exists()
     _one_error_line(_cli("sample", "--ckpt", reference_run / "ckpt.pt", "--out", tmp_path / "x.png",
                          "--n", 10 ** 9), "needs about", "TB")
+    _one_error_line(_cli("sample", "--ckpt", reference_run / "ckpt.pt", "--out", tmp_path / "x.png",
+                         "--traverse", 0, "--cols", 10 ** 9), "traversal grid", "needs about")
+    _one_error_line(_cli("sample", "--ckpt", reference_run / "ckpt.pt", "--out", tmp_path / "x.png",
+                         "--scale", 10 ** 6), "--scale 1000000 needs about")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_full_disk_during_a_save_keeps_the_previous_checkpoint(tmp_path, reference_run, monkeypatch):
