@@ -100,6 +100,8 @@ def spec_from(state: dict, path) -> CodeSpec:
 
 def check_state_dict(module: torch.nn.Module, saved: dict, path) -> None:
     """ValueError unless ``saved`` has exactly ``module``'s tensors with the same shapes."""
+    if not isinstance(saved, dict):
+        raise ValueError(f"checkpoint {path} holds no state dict of a model")
     own = module.state_dict()
     missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
     wrong = [f"{k} {tuple(saved[k].shape)} (config: {tuple(own[k].shape)})" for k in own
@@ -108,6 +110,28 @@ def check_state_dict(module: torch.nn.Module, saved: dict, path) -> None:
         detail = "; ".join(f"{what}: {items[:3]}" for what, items in
                            (("missing", missing), ("unexpected", unexpected), ("shape", wrong)) if items)
         raise ValueError(f"checkpoint {path} does not match the model its config describes ({detail})")
+
+
+def _fits(opt: torch.optim.Optimizer, state) -> bool:
+    """Whether a saved optimizer state dict has per-parameter tensors of ``opt``'s parameters' shapes."""
+    if not isinstance(state, dict) or not isinstance(state.get("state"), dict):
+        return False
+    params = [p for group in opt.param_groups for p in group["params"]]
+    for i, moments in state["state"].items():
+        if not (isinstance(i, int) and 0 <= i < len(params) and isinstance(moments, dict)):
+            return False
+        if any(torch.is_tensor(v) and v.dim() > 0 and v.shape != params[i].shape for v in moments.values()):
+            return False
+    return True
+
+
+def load_optimizers(optims: dict, saved, path) -> None:
+    """Load the saved optimizer states; ValueError when one does not fit the model's parameters."""
+    for name, opt in optims.items():
+        state = saved.get(name) if isinstance(saved, dict) else None
+        if not _fits(opt, state):
+            raise ValueError(f"checkpoint {path}: the saved {name} optimizer state does not fit the model")
+        opt.load_state_dict(state)
 
 
 def restore_generator(generator: torch.Generator, rng: dict, seed: int, step: int) -> bool:

@@ -33,7 +33,7 @@ from basicprop.images import image_grid, write_png
 
 from . import losses
 from .checkpoint import (CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict, checkpoint_state,
-                         count_parameters, read_checkpoint, restore_generator, save_checkpoint)
+                         count_parameters, load_optimizers, read_checkpoint, restore_generator, save_checkpoint)
 from .config import TrainConfig, check_resumable, validate
 from .device import ensure_fits, resolve_device
 from .infogan import Batch
@@ -234,8 +234,7 @@ def start_run(cfg: TrainConfig, device: torch.device, ckpt_path: Path, resume: b
         check_same_data(state.get("data_fingerprint"), data.fingerprint, ckpt_path)
         check_state_dict(model, state["model"], ckpt_path)
         model.load_state_dict(state["model"])
-        for k, opt in optims.items():
-            opt.load_state_dict(state["optims"][k])
+        load_optimizers(optims, state["optims"], ckpt_path)
         run.step = run.saved_step = int(state["step"])
         run.metrics = dict(state.get("metrics") or {})
         run.rng_continued = restore_generator(run.gen, state["rng"], cfg.seed, run.step)

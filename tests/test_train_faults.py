@@ -258,3 +258,11 @@ def test_the_signal_handler_stops_at_a_boundary_once_training_runs():
     assert stop() is True and stop.signum == signal.SIGTERM
     with pytest.raises(Terminated):                              # a second signal: at once
         stop.handle(signal.SIGTERM, None)
+
+
+def test_an_optimizer_state_that_does_not_fit_is_a_one_line_error(tmp_path, reference_run):
+    out = _copy(reference_run, tmp_path / "run")
+    state = read_checkpoint(out / "ckpt.pt")
+    state["optims"]["G"]["state"][0]["exp_avg"] = torch.zeros(3, 3)
+    save_checkpoint(out / "ckpt.pt", state)
+    _one_error_line(_cli("train", "--out", out, "--resume", "--steps", STEPS + 1), "G optimizer state does not fit")
