@@ -22,9 +22,8 @@ from eval.arrays import load_array
 from eval.config import DEVICE_CHOICES, MEASURE_CHOICES, DisentangleConfig, validate
 from eval.score import ScoreConfig
 
-# checkpoint loading errors that mean a damaged file, not a bug (torch's message for a state dict that does not fit
-# the model its config builds, or an unknown device string)
-_LOAD_ERRORS = ("Error(s) in loading state_dict", "Invalid device string", "Expected one of")
+# torch's message for a state dict that does not fit the model its config builds: a damaged file, not a bug
+_STATE_DICT_MISMATCH = "Error(s) in loading state_dict"
 
 
 def config_option(config_cls, name: str, help: str | None = None, **extra):
@@ -67,7 +66,7 @@ def load_model(ckpt: str, device: str):
     except KeyError as exc:
         raise ValueError(f"checkpoint {ckpt} lacks the entry {exc}: not a complete gan_models checkpoint") from None
     except RuntimeError as exc:
-        if not str(exc).startswith(_LOAD_ERRORS):
+        if not str(exc).startswith(_STATE_DICT_MISMATCH):
             raise
         detail = " ".join(str(exc).split("\n", 2)[:2])
         raise ValueError(f"checkpoint {ckpt} does not fit the model its config describes: {detail}") from None
