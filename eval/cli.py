@@ -22,10 +22,6 @@ from eval.arrays import load_array
 from eval.config import DEVICE_CHOICES, MEASURE_CHOICES, DisentangleConfig, validate
 from eval.score import ScoreConfig
 
-# torch's message for a state dict that does not fit the model its config builds: a damaged file, not a bug
-_STATE_DICT_MISMATCH = "Error(s) in loading state_dict"
-
-
 def config_option(config_cls, name: str, help: str | None = None, **extra):
     """A click option for field ``name`` of a config dataclass: ``--name-with-dashes`` (``--x/--no-x`` for a bool),
     the field's default and, unless given, the type of its hint (``int | None`` -> int, default None allowed)."""
@@ -55,21 +51,6 @@ def parse_discrete(text: str, n_codes: int):
     if bad:
         raise ValueError(f"--discrete column(s) {bad} out of range for {n_codes} codes")
     return [i in idx for i in range(n_codes)]
-
-
-def load_model(ckpt: str, device: str):
-    """``gan_models.load_checkpoint``, with a checkpoint that lacks keys or whose tensors do not fit its config
-    reported as a user error (``ValueError``) instead of a traceback."""
-    from gan_models import load_checkpoint
-    try:
-        return load_checkpoint(ckpt, device=device)
-    except KeyError as exc:
-        raise ValueError(f"checkpoint {ckpt} lacks the entry {exc}: not a complete gan_models checkpoint") from None
-    except RuntimeError as exc:
-        if not str(exc).startswith(_STATE_DICT_MISMATCH):
-            raise
-        detail = " ".join(str(exc).split("\n", 2)[:2])
-        raise ValueError(f"checkpoint {ckpt} does not fit the model its config describes: {detail}") from None
 
 
 @contextlib.contextmanager
@@ -176,10 +157,11 @@ def disentangle_command(out_dir: str | None, json_path: str | None, plots: bool,
     """Score a checkpoint: Q on real images, G's codes on measured factors, traversals, C-InfoGAN fidelity."""
     from eval.disentangle import check_memory, disentangle
     from eval.report import format_report, write_report
+    from gan_models import load_checkpoint
 
     config = DisentangleConfig(**options)
     validate(config)
-    model = load_model(config.ckpt, config.device)
+    model = load_checkpoint(config.ckpt, device=config.device)   # a damaged file: ValueError
     check_memory(config, model.spec, model.dataset_meta.get("kind"))   # before the output folder is made
     out = Path(out_dir) if out_dir else Path(config.ckpt).parent / "eval"
     with output_folder(out):
