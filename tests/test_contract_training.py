@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from gan_models import losses, make_config, train
 from gan_models.infogan import Batch, InfoGAN
-from gan_models.latent import CodeSpec, Latent, sample_latent
+from gan_models.latent import CodeSpec, Latent, sample_latent, traversal_latent
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -367,3 +367,64 @@ def test_latent_is_seeded():
     c = sample_latent(SPEC, 16, torch.Generator().manual_seed(4))
     assert all(torch.equal(u, v) for u, v in zip(a[:3], b[:3]))
     assert not torch.equal(a.z, c.z) and not torch.equal(a.cont, c.cont)
+
+
+def test_traversal_defaults_sweep_cont0_over_ten_columns_under_cat0_rows():
+    spec = CodeSpec(noise_dim=3, cat=(4,), cont=2)
+    lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0))
+    assert (rows, cols) == (4, 10) and lat.n == 40 and lat.y is None
+    assert torch.equal(lat.cat[:, 0], torch.arange(4).repeat_interleave(10))
+    assert torch.allclose(lat.cont[:, 0], torch.linspace(-1, 1, 10).repeat(4))
+    assert torch.equal(lat.cont[:, 1], lat.cont[:1, 1].expand(40))           # the other code held fixed
+    assert torch.equal(lat.z, lat.z[:1].expand(40, -1))
+
+
+def test_traversal_rows_are_labels_for_a_conditional_spec():
+    spec = CodeSpec(noise_dim=3, cat=(4,), cont=1, cond=3)
+    lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0), rows="y", n_cols=5)
+    assert (rows, cols) == (3, 5)
+    assert torch.equal(lat.y, torch.arange(3).repeat_interleave(5))
+    assert torch.equal(lat.cat[:, 0], lat.cat[:1, 0].expand(15))             # the code is not the row
+    assert torch.allclose(lat.cont[:, 0], torch.linspace(-1, 1, 5).repeat(3))
+    lat, rows, _ = traversal_latent(spec, torch.Generator().manual_seed(0), n_cols=5)   # rows="cat0"
+    assert rows == 4 and torch.equal(lat.cat[:, 0], torch.arange(4).repeat_interleave(5))
+    assert lat.y.shape == (20,) and torch.equal(lat.y, lat.y[:1].expand(20))  # one label for the grid
+    lat, rows, _ = traversal_latent(CodeSpec(noise_dim=3, cat=(), cont=1, cond=6),
+                                    torch.Generator().manual_seed(0), rows="y", n_cols=2)
+    assert rows == 6 and torch.equal(lat.y, torch.arange(6).repeat_interleave(2))
+
+
+def test_traversal_without_a_continuous_sweep_draws_fresh_z_and_codes_per_column():
+    spec = CodeSpec(noise_dim=3, cat=(2,), cont=1)
+    lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0), cont_index=None, n_cols=4)
+    assert (rows, cols) == (2, 4)
+    assert torch.equal(lat.z[:4], lat.z[4:]) and torch.equal(lat.cont[:4], lat.cont[4:])   # same per column
+    assert len({tuple(r) for r in lat.z[:4].tolist()}) == 4                   # different between columns
+    assert len(set(lat.cont[:4, 0].tolist())) == 4
+    lat, rows, cols = traversal_latent(CodeSpec(noise_dim=2, cat=(), cont=0), torch.Generator().manual_seed(0),
+                                       n_cols=3)
+    assert (rows, cols) == (1, 3) and len({tuple(r) for r in lat.z.tolist()}) == 3
+
+
+def test_traversal_cat_cols_bounds():
+    spec = CodeSpec(noise_dim=2, cat=(3, 5), cont=0)
+    lat, rows, cols = traversal_latent(spec, torch.Generator().manual_seed(0), cat_cols=0)
+    assert (rows, cols) == (3, 3) and torch.equal(lat.cat[:, 0], torch.arange(3).repeat(3))
+    for bad in (-1, 2):
+        with pytest.raises(ValueError, match=f"cat_cols={bad} but the spec has 2 categorical code"):
+            traversal_latent(spec, torch.Generator().manual_seed(0), cat_cols=bad)
+
+
+def test_code_spec_round_trips_and_fills_noise_scale():
+    spec = CodeSpec(noise_dim=5, cat=[3, 4], cont=2, cond=6, noise_scale=0.25)
+    assert spec.cat == (3, 4) and spec.n_cat == 2 and spec.input_dim == 5 + 7 + 2 + 6 and spec.has_codes
+    d = spec.to_dict()
+    assert d == {"noise_dim": 5, "cat": [3, 4], "cont": 2, "cond": 6, "noise_scale": 0.25}
+    assert CodeSpec.from_dict(d) == spec
+    del d["noise_scale"]
+    assert CodeSpec.from_dict(d).noise_scale == 1.0
+    assert not CodeSpec(noise_dim=4, cat=(), cont=0).has_codes and CodeSpec(noise_dim=0, cat=(), cont=1).has_codes
+    lat = sample_latent(spec, 4, torch.Generator().manual_seed(0))
+    moved = lat.to("cpu")
+    assert all(torch.equal(a, b) for a, b in zip(lat, moved)) and moved.y is not None
+    assert lat._replace(y=None).to("cpu").y is None

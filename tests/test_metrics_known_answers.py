@@ -256,3 +256,19 @@ def test_training_accuracy_equals_eval_accuracy_and_matches_each_factor_once():
     assert out["acc/a"] == 1.0                                 # the exact copy claims factor a ...
     assert out["acc/b"] == max(clustering.hungarian_accuracy(codes[:, i], b)[0] for i in (0, 2))  # ... not b
     assert set(out) == {f"acc/cat{i}/{f}" for i in range(3) for f in "ab"} | {"acc/a", "acc/b"}
+
+
+def test_result_keys_are_the_documented_names():
+    """Reports and saved JSON use these literal names; a renamed key breaks every reader."""
+    codes = np.c_[F_UNI, HALF_UNI]
+    assert set(mig.mig(codes, F_UNI)) == {"mig", "mig_per_factor", "mig_best_code"}
+    assert set(mutual_info.mutual_info(codes, F_UNI)) == {"mi_nats", "mi_normalized", "factor_entropy"}
+    assert set(sap.sap(codes, F_UNI, rng=np.random.default_rng(0))) == {"sap", "sap_per_factor",
+                                                                        "sap_score_matrix"}
+    assert (dci.DISENTANGLEMENT, dci.COMPLETENESS, dci.INFORMATIVENESS_TRAIN, dci.INFORMATIVENESS_TEST,
+            dci.IMPORTANCE, dci.DCI_NUM_TRAIN) == ("dci_disentanglement", "dci_completeness",
+                                                   "dci_informativeness_train", "dci_informativeness_test",
+                                                   "dci_importance", "dci_num_train")
+    assert set(clustering.cluster_scores(F_UNI, HALF_UNI)) == {"accuracy", "purity", "nmi", "ari", "mapping"}
+    assert set(clustering.clustering(codes, F_UNI)) == {"cluster_codes", "cluster_accuracy", "cluster_purity",
+                                                       "cluster_nmi", "cluster_ari"}
