@@ -4,14 +4,23 @@
     ckpt = train(make_config("infogan", dataset="basicprop-line", out="runs/line"))
     m = load_checkpoint(ckpt, device="cpu")
     ckpt = train(resume_config("runs/line", steps=2000), resume=True)   # continue it exactly
-"""
-from .checkpoint import Loaded, load_checkpoint, resume_config
-from .config import PRESETS, TrainConfig, make_config, validate
-from .device import resolve_device
-from .latent import CodeSpec, Latent, sample_latent
-from .nets import QOut
-from .trainer import TrainingDiverged, TrainingInterrupted, train
 
-__all__ = ["CodeSpec", "Latent", "Loaded", "PRESETS", "QOut", "TrainConfig", "TrainingDiverged",
-           "TrainingInterrupted", "load_checkpoint", "make_config", "resolve_device", "resume_config",
-           "sample_latent", "train", "validate"]
+The names below are imported on first use, so ``import gan_models.config`` (the command line's option table) does
+not import torch.
+"""
+import importlib
+
+_HOME = {"Loaded": "checkpoint", "load_checkpoint": "checkpoint", "resume_config": "checkpoint",
+         "PRESETS": "config", "TrainConfig": "config", "make_config": "config", "validate": "config",
+         "resolve_device": "device", "CodeSpec": "latent", "Latent": "latent", "sample_latent": "latent",
+         "QOut": "nets", "TrainingDiverged": "trainer", "TrainingInterrupted": "trainer", "train": "trainer"}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
