@@ -5,9 +5,9 @@
 """
 from __future__ import annotations
 
-import os
-
 import torch
+
+from basicprop.resources import NotEnoughResources, check_memory, human_bytes
 
 from .config import check_device_name
 
@@ -33,31 +33,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def available_memory(device: torch.device) -> int:
-    """Bytes that can still be allocated on ``device``: free GPU memory, else the host's available memory."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
 def ensure_fits(nbytes: int, device: torch.device, what: str) -> None:
-    """Raise ValueError when ``nbytes`` (an estimate) exceed the memory available on ``device``."""
-    free = available_memory(device)
+    """Raise ValueError (basicprop's NotEnoughResources) when ``nbytes``, an estimate, exceed the memory available
+    on ``device``: free GPU memory for CUDA, else the host's (``basicprop.resources``)."""
+    if device.type != "cuda":
+        check_memory(nbytes, what)
+        return
+    free = int(torch.cuda.mem_get_info(device)[0])
     if nbytes > free:
-        raise ValueError(f"{what} needs about {format_bytes(nbytes)} of memory, more than the "
-                         f"{format_bytes(free)} available on {device.type}")
+        raise NotEnoughResources(f"{what} needs about {human_bytes(nbytes)} of memory, more than the "
+                                 f"{human_bytes(free)} free on {device}")

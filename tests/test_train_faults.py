@@ -183,10 +183,10 @@ def test_bad_device_names_are_one_line_errors(tmp_path, reference_run, device):
 
 
 def test_sizes_are_estimated_before_allocating(tmp_path, reference_run):
-    _one_error_line(_cli(*ARGS, "--out", tmp_path / "run", "--noise-dim", 10 ** 9), "needs about", "TB")
+    _one_error_line(_cli(*ARGS, "--out", tmp_path / "run", "--noise-dim", 10 ** 9), "needs about", "TiB")
     assert not (tmp_path / "run" / "ckpt.pt").exists()
     _one_error_line(_cli("sample", "--ckpt", reference_run / "ckpt.pt", "--out", tmp_path / "x.png",
-                         "--n", 10 ** 9), "needs about", "TB")
+                         "--n", 10 ** 9), "needs about", "TiB")
     _one_error_line(_cli("sample", "--ckpt", reference_run / "ckpt.pt", "--out", tmp_path / "x.png",
                          "--traverse", 0, "--cols", 10 ** 9), "traversal grid", "needs about")
     _one_error_line(_cli("sample", "--ckpt", reference_run / "ckpt.pt", "--out", tmp_path / "x.png",
