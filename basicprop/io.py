@@ -42,6 +42,7 @@ from typing import BinaryIO, Mapping
 import numpy as np
 
 from basicprop.files import atomic_dir, atomic_path
+from basicprop.isolate import isolated
 from basicprop.kinds import SIZE, get_kind
 from basicprop.resources import check_memory
 
@@ -276,66 +277,63 @@ def write_h5(path, splits: Splits, header: Mapping) -> None:
 
 
 def read_h5(path, split: str) -> tuple[dict[str, np.ndarray], dict]:
+    """One split of an .h5 file. The HDF5 library, which can crash on a corrupted file, reads only the structure,
+    in a forked child (:func:`basicprop.isolate.isolated`); the arrays are then read here at the offsets it reports."""
+    size = regular_file(path).st_size
+    probe = isolated(_h5_probe, str(path), split)
+    if "error" in probe:
+        raise ValueError(f"cannot read {str(path)!r}: not a valid basicprop HDF5 file ({probe['error']})")
+    head = check_header(probe["head"], str(path))
+    where = f"{path} [{split}]"
+    layout = probe["datasets"]
+    check_declared({k: (d["shape"], d["dtype"]) for k, d in layout.items()}, head, split, where)
+    arrays = {k: _read_at(path, d, size, f"{where} {k}") for k, d in layout.items()}
+    return _split_arrays(arrays["images"], arrays["labels"], arrays["factors"]), head
+
+
+def _h5_probe(path: str, split: str) -> dict:
+    """(In the child) the root attributes as a header, and each dataset of ``split`` as shape, dtype and byte
+    offset: plain contiguous data in this file (no compression, external file, link or unallocated space)."""
     import h5py
 
-    size = regular_file(path).st_size
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"cannot read {str(path)!r}: not a valid HDF5 file ({_first_line(e)})") from None
-    with f:
-        try:
-            head = _h5_header(f, size, str(path))
-            datasets = _h5_datasets(f, split, str(path))
-            where = f"{path} [{split}]"
-            check_declared({k: (d.shape, d.dtype) for k, d in datasets.items()}, head, split, where)
-            for name, dataset in datasets.items():
-                _check_h5_storage(dataset, size, f"{where} {name}")
-            arrays = _split_arrays(*(datasets[k][()] for k in ("images", "labels", "factors")))
-        except (OSError, KeyError, TypeError) as e:
-            raise ValueError(f"cannot read {str(path)!r}: corrupted HDF5 file ({_first_line(e)})") from None
-    return arrays, head
-
-
-def _h5_header(f, size: int, where: str) -> dict:
-    """The root attributes as a header (JSON ones decoded); refused before reading if one claims more bytes than
-    the file has."""
-    for name in f.attrs:
-        if f.attrs.get_id(name).get_storage_size() > min(size, MAX_HEADER_BYTES):
-            raise ValueError(f"{where}: attribute {name!r} is larger than the file allows (corrupted?)")
-    try:
+    with h5py.File(path, "r") as f:
+        for name in f.attrs:
+            if f.attrs.get_id(name).get_storage_size() > MAX_HEADER_BYTES:
+                return {"error": f"attribute {name!r} is larger than any basicprop header"}
         head = {k: _attr(v) for k, v in f.attrs.items()}
         for key in _H5_JSON:
             if key in head:
                 head[key] = json.loads(head[key])
-    except (ValueError, TypeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{where}: unreadable attributes ({_first_line(e)})") from None
-    return check_header(head, where)
+        group = f.get(split) if isinstance(f.get(split, getlink=True), h5py.HardLink) else None
+        if not isinstance(group, h5py.Group):
+            return {"error": f"no '{split}' group"}
+        datasets = {}
+        for name in ("images", "labels", "factors"):
+            ds = group.get(name) if isinstance(group.get(name, getlink=True), h5py.HardLink) else None
+            if not isinstance(ds, h5py.Dataset):
+                return {"error": f"no dataset '{split}/{name}'"}
+            plist = ds.id.get_create_plist()
+            if plist.get_layout() != h5py.h5d.CONTIGUOUS or plist.get_nfilters() or plist.get_external_count():
+                return {"error": f"'{split}/{name}' is chunked, compressed or external (basicprop writes plain data)"}
+            if ds.dtype.kind not in "biuf" or ds.dtype.shape or ds.shape is None:
+                return {"error": f"'{split}/{name}' has an unsupported type {ds.dtype} or no shape"}
+            datasets[name] = {"shape": list(ds.shape), "dtype": ds.dtype.str, "offset": ds.id.get_offset()}
+    return {"head": head, "datasets": datasets}
 
 
-def _h5_datasets(f, split: str, where: str) -> dict:
-    """The split's three datasets, each a plain member of the file (no links to other files or places)."""
-    import h5py
-
-    group = f.get(split) if isinstance(f.get(split, getlink=True), h5py.HardLink) else None
-    names = ("images", "labels", "factors")
-    if not isinstance(group, h5py.Group) or not all(
-            isinstance(group.get(k, getlink=True), h5py.HardLink) and isinstance(group.get(k), h5py.Dataset)
-            for k in names):
-        raise ValueError(f"{where}: no complete '{split}' group (images, labels, factors)")
-    return {k: group[k] for k in names}
-
-
-def _check_h5_storage(dataset, size: int, where: str) -> None:
-    """A dataset's data lies in this file, uncompressed, all of it: what it declares is what reading costs."""
-    plist = dataset.id.get_create_plist()
-    if plist.get_nfilters() or plist.get_external_count() or dataset.is_virtual:
-        raise ValueError(f"{where}: compressed, external or virtual datasets are not read (basicprop writes plain "
-                         "ones)")
-    stored = dataset.id.get_storage_size()
-    if dataset.nbytes > size or stored < dataset.nbytes:
-        raise ValueError(f"{where}: declares {dataset.shape} ({dataset.nbytes:,} bytes) but the file stores "
-                         f"{min(stored, size):,} (truncated or corrupted)")
+def _read_at(path, dataset: Mapping, size: int, where: str) -> np.ndarray:
+    """The array a probe located at ``dataset["offset"]``, read straight from the file, within its size."""
+    shape, dtype, offset = tuple(dataset["shape"]), np.dtype(dataset["dtype"]), dataset["offset"]
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes and (offset is None or offset < 0 or offset + nbytes > size):
+        raise ValueError(f"{where}: declares {shape} ({nbytes:,} bytes) but the file stores no such data "
+                         "(truncated or corrupted)")
+    out = np.empty(shape, dtype=dtype)
+    with open(path, "rb") as f:
+        f.seek(offset or 0)
+        if f.readinto(memoryview(out.reshape(-1).view(np.uint8))) != nbytes:
+            raise ValueError(f"{where}: the file is truncated")
+    return out
 
 
 def _attr(value):

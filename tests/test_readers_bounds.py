@@ -102,7 +102,7 @@ def hostile(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     (device_idx / "train-images-idx3-ubyte.gz").symlink_to("/dev/zero")
     os.mkfifo(d / "fifo.h5")
     return {
-        "h5 declaring 2.5 M images": (h5_declaring(good_h5, d / "big.h5", 2_500_000), "but the file stores 0"),
+        "h5 declaring 2.5 M images": (h5_declaring(good_h5, d / "big.h5", 2_500_000), "stores no such data"),
         "h5 declaring 1e9 images": (h5_declaring(good_h5, d / "giant.h5", GIANT), "needs about"),
         "npz declaring 1e9 images": (npz_declaring(good_npz, d / "giant.npz", GIANT), "declares uint8"),
         "idx declaring 1e9 images": (idx_declaring(make_dataset("line", d / "giant", **SMALL), GIANT), "needs about"),
