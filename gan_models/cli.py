@@ -41,7 +41,8 @@ def _parse_value(key: str, text: str):
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise ValueError(f"--set {key}=...: expected a JSON object, e.g. {key}='{{\"bg_noise\": [0, 60]}}'") from None
+            example = '{"bg_noise": [0, 60]}'
+            raise ValueError(f"--set {key}=...: expected a JSON object, e.g. {key}='{example}'") from None
         if value is not None and not isinstance(value, dict):
             raise ValueError(f"--set {key}: expected a JSON object")
         return value

@@ -25,7 +25,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     dev = torch.device(name)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available")
+            raise ValueError(f"device {name!r} requested but CUDA is not available (device 'cpu' or 'auto' runs here)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"device {name!r} requested but this machine has {torch.cuda.device_count()} GPU(s)")
     if dev.type == "mps" and not (mps is not None and mps.is_available()):
