@@ -71,7 +71,11 @@ def test_warped_categories_are_seeded_and_resume_exactly(tmp_path):
 
 
 def test_load_checkpoint_round_trip(tmp_path):
-    path = train(make_config("infogan", steps=2, noise_scale=0.5, out=str(tmp_path / "run"), **TINY))
+    torch.manual_seed(123)
+    rng_before, threads_before = torch.get_rng_state(), torch.get_num_threads()
+    path = train(make_config("infogan", steps=2, noise_scale=0.5, threads=3, out=str(tmp_path / "run"), **TINY))
+    # the library leaves torch's global state alone: seeds and thread counts are the entry points' business
+    assert torch.equal(torch.get_rng_state(), rng_before) and torch.get_num_threads() == threads_before
     m = load_checkpoint(path, device="cpu")
     assert m.spec.cat == (10,) and m.spec.cont == 2 and m.spec.noise_dim == 62 and m.spec.cond == 0
     assert m.spec.noise_scale == 0.5                                 # eval draws z as training did
@@ -157,8 +161,11 @@ def test_cli_train_resume_and_sample(tmp_path):
     r = CliRunner().invoke(_cli(), args)
     assert r.exit_code == 0, r.output
     assert "checkpoint:" in r.output and "position=" in r.output
-    r = CliRunner().invoke(_cli(), ["train", "--out", str(out), "--steps", "3", "--resume", "--no-progress"])
+    r = CliRunner().invoke(_cli(), ["train", "--out", str(out), "--steps", "3", "--resume", "--no-progress",
+                                    "--threads", "2"])
     assert r.exit_code == 0, r.output
+    assert torch.get_num_threads() == 2                              # the command line sets it, not the library
+    torch.set_num_threads(1)
     assert read_checkpoint(out / "ckpt.pt")["step"] == 3
     png = tmp_path / "grid.png"
     r = CliRunner().invoke(_cli(), ["sample", "--ckpt", str(out / "ckpt.pt"), "--out", str(png), "--n", "20"])
