@@ -266,3 +266,10 @@ def test_an_optimizer_state_that_does_not_fit_is_a_one_line_error(tmp_path, refe
     state["optims"]["G"]["state"][0]["exp_avg"] = torch.zeros(3, 3)
     save_checkpoint(out / "ckpt.pt", state)
     _one_error_line(_cli("train", "--out", out, "--resume", "--steps", STEPS + 1), "G optimizer state does not fit")
+
+
+def test_run_files_take_the_umask_permissions(reference_run):
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("ckpt.pt", "log.jsonl", "config.json", "metrics.json", "samples_000010.png"):
+        assert (reference_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
