@@ -29,14 +29,14 @@ MIG_BEST_CODE = "mig_best_code"      # (K,) index of the code with the most info
 def mig_from_matrix(m: np.ndarray, entropy: np.ndarray) -> dict:
     """``m (C, K)`` nats, ``entropy (K,)`` nats -> the MIG result dict."""
     ordered = np.sort(m, axis=0)[::-1]
-    second = ordered[1] if m.shape[0] > 1 else np.zeros(m.shape[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per = np.where(entropy > 0, (ordered[0] - second) / np.where(entropy > 0, entropy, 1.0), np.nan)
-    valid = per[~np.isnan(per)]
+    gap = ordered[0] - ordered[1] if m.shape[0] > 1 else ordered[0]
+    informative = entropy > 0
+    per = np.full(m.shape[1], np.nan)
+    per[informative] = gap[informative] / entropy[informative]
     return {
-        MIG: float(valid.mean()) if valid.size else float("nan"),
+        MIG: float(per[informative].mean()) if informative.any() else float("nan"),
         MIG_PER_FACTOR: per.tolist(),
-        MIG_BEST_CODE: np.argmax(m, axis=0).astype(int).tolist(),
+        MIG_BEST_CODE: [int(i) for i in np.argmax(m, axis=0)],
     }
 
 

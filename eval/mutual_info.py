@@ -38,8 +38,11 @@ def discrete_entropy(factors: np.ndarray) -> np.ndarray:
 
 
 def normalize(m: np.ndarray, entropy: np.ndarray) -> np.ndarray:
-    safe = np.where(entropy > 0, entropy, 1.0)
-    return np.where(entropy[None, :] > 0, m / safe[None, :], 0.0)
+    """``m (C, K)`` / ``entropy (K,)`` column by column; a constant factor's column is 0."""
+    out = np.zeros(m.shape)
+    informative = entropy > 0
+    out[:, informative] = m[:, informative] / entropy[informative]
+    return out
 
 
 def mutual_info(codes, factors, *, discrete: Sequence[bool] | None = None, num_bins: int = NUM_BINS) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -93,12 +94,22 @@ def test_mig_fewer_codes_than_factors():
     assert math.isnan(r[mig.MIG_PER_FACTOR][1])
 
 
+def test_mig_all_factors_constant_is_nan_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = mig.mig(np.c_[F_UNI, HALF_UNI], np.zeros((20, 2), int))
+        assert math.isnan(r[mig.MIG]) and all(math.isnan(v) for v in r[mig.MIG_PER_FACTOR])
+        r = mig.mig(np.c_[F_UNI, HALF_UNI], np.c_[F_UNI, np.zeros(20, int)])
+        assert r[mig.MIG] == pytest.approx((H_UNI - math.log(2)) / H_UNI)
+        assert mutual_info.mutual_info(F_UNI, np.zeros(20, int))[mutual_info.MI_NORMALIZED] == [[0.0]]
+
+
 def test_mig_from_matrix_by_hand():
     m = np.array([[0.1, 0.5], [0.4, 0.5], [0.2, 0.0]])       # three codes, two factors, nats
     r = mig.mig_from_matrix(m, np.array([0.5, 1.0]))
     assert r[mig.MIG_PER_FACTOR] == pytest.approx([(0.4 - 0.2) / 0.5, 0.0])
     assert r[mig.MIG] == pytest.approx(0.2)
-    assert r[mig.MIG_BEST_CODE][0] == 1
+    assert r[mig.MIG_BEST_CODE] == [1, 0] and all(type(i) is int for i in r[mig.MIG_BEST_CODE])
 
 
 def test_continuous_code_binned_by_equal_width():
