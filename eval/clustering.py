@@ -38,18 +38,18 @@ CLUSTER_NMI = "cluster_nmi"
 CLUSTER_ARI = "cluster_ari"
 
 
-def contingency(code: np.ndarray, factor: np.ndarray):
-    """-> (code values, factor values, counts (k_code, k_factor))."""
-    cv, ci = np.unique(code, return_inverse=True)
-    fv, fi = np.unique(factor, return_inverse=True)
+def contingency(code, factor):
+    """``code (N,)``, ``factor (N,)`` -> (code values, factor values, counts (k_code, k_factor))."""
+    cv, ci = np.unique(np.ravel(code), return_inverse=True)
+    fv, fi = np.unique(np.ravel(factor), return_inverse=True)
     table = np.zeros((cv.size, fv.size), dtype=np.int64)
-    np.add.at(table, (ci.reshape(-1), fi.reshape(-1)), 1)
+    np.add.at(table, (ci, fi), 1)
     return cv, fv, table
 
 
 def hungarian_accuracy(code, factor) -> tuple[float, dict]:
     """``code (N,)``, ``factor (N,)`` integers -> (one-to-one accuracy, {code value: factor value})."""
-    code, factor = np.asarray(code).reshape(-1), np.asarray(factor).reshape(-1)
+    code, factor = np.ravel(code), np.ravel(factor)
     if code.shape != factor.shape:
         raise ValueError(f"code has {code.size} samples but factor has {factor.size}")
     cv, fv, table = contingency(code, factor)
@@ -59,14 +59,14 @@ def hungarian_accuracy(code, factor) -> tuple[float, dict]:
 
 
 def purity(code, factor) -> float:
-    _, _, table = contingency(np.asarray(code).reshape(-1), np.asarray(factor).reshape(-1))
+    _, _, table = contingency(code, factor)
     return float(table.max(axis=1).sum() / table.sum())
 
 
 def cluster_scores(code, factor) -> dict:
     """All four scores of one categorical code against one categorical factor."""
     acc, mapping = hungarian_accuracy(code, factor)
-    code, factor = np.asarray(code).reshape(-1), np.asarray(factor).reshape(-1)
+    code, factor = np.ravel(code), np.ravel(factor)
     return {
         ACCURACY: acc,
         PURITY: purity(code, factor),

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
-from eval.discretize import as_2d, as_factors, discrete_mask, relabel
+from eval.discretize import as_2d, as_factors, discrete_mask
 from eval.splits import TEST_FRACTION, standardize, train_test_split
 
 SAP = "sap"                              # float
@@ -40,7 +40,7 @@ def lookup_predict(code_train: np.ndarray, y_train: np.ndarray, code_test: np.nd
     values, inverse = np.unique(code_train, return_inverse=True)
     ys, y_inv = np.unique(y_train, return_inverse=True)
     counts = np.zeros((values.size, ys.size), dtype=np.int64)
-    np.add.at(counts, (inverse.reshape(-1), y_inv.reshape(-1)), 1)
+    np.add.at(counts, (inverse, y_inv), 1)
     table = ys[np.argmax(counts, axis=1)]
     fallback = ys[np.argmax(counts.sum(axis=0))]
     pos = np.clip(np.searchsorted(values, code_test), 0, values.size - 1)
@@ -76,7 +76,7 @@ def sap(codes, factors, *, rng: np.random.Generator, discrete: Sequence[bool] | 
     seed = int(rng.integers(2**31 - 1))
     score = np.zeros((codes.shape[1], factors.shape[1]))
     for i in range(codes.shape[1]):
-        code = relabel(codes[:, i]) if mask[i] else codes[:, i]
+        code = codes[:, i]
         for j in range(factors.shape[1]):
             y = factors[:, j]
             if mask[i]:
