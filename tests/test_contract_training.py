@@ -416,10 +416,10 @@ def test_traversal_cat_cols_bounds():
 
 
 def test_code_spec_round_trips_and_fills_noise_scale():
-    spec = CodeSpec(noise_dim=5, cat=[3, 4], cont=2, cond=6, noise_scale=0.25)
-    assert spec.cat == (3, 4) and spec.n_cat == 2 and spec.input_dim == 5 + 7 + 2 + 6 and spec.has_codes
+    spec = CodeSpec(noise_dim=5, cat=[3, 4], cont=3, cond=6, noise_scale=0.25)
+    assert spec.cat == (3, 4) and spec.n_cat == 2 and spec.input_dim == 5 + 7 + 3 + 6 and spec.has_codes
     d = spec.to_dict()
-    assert d == {"noise_dim": 5, "cat": [3, 4], "cont": 2, "cond": 6, "noise_scale": 0.25}
+    assert d == {"noise_dim": 5, "cat": [3, 4], "cont": 3, "cond": 6, "noise_scale": 0.25}
     assert CodeSpec.from_dict(d) == spec
     del d["noise_scale"]
     assert CodeSpec.from_dict(d).noise_scale == 1.0

@@ -164,8 +164,8 @@ def _lookup_accuracy(code, y, train, test) -> float:
 
 
 def test_sap_unseen_code_value_predicts_the_overall_mode():
-    pred = sap.lookup_predict(np.array([0, 0, 1, 1, 1]), np.array([2, 2, 5, 5, 2]), np.array([0, 1, 7, -1]))
-    assert pred.tolist() == [2, 5, 2, 2]
+    pred = sap.lookup_predict(np.array([0, 0, 1, 1, 1]), np.array([2, 5, 5, 5, 5]), np.array([0, 1, 7, -1]))
+    assert pred.tolist() == [2, 5, 5, 5]                      # a tie goes to the smaller value; unseen -> mode 5
 
 
 # ---- DCI
@@ -351,3 +351,17 @@ def test_sap_balanced_svm_on_a_skewed_factor():
     _, test = train_test_split(600, np.random.default_rng(0))
     mode_share = float(np.mean(factor[test] == 0))
     assert r[sap.SAP] < mode_share - 0.1
+
+
+def test_sap_constant_factor_with_a_continuous_code_scores_one():
+    code = np.linspace(-1, 1, 30)
+    r = sap.sap(np.c_[code, -code], np.c_[np.full(30, 4), (code > 0).astype(int)], rng=np.random.default_rng(0))
+    assert np.array(r[sap.SAP_SCORE_MATRIX]) == pytest.approx(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    assert r[sap.SAP_PER_FACTOR] == pytest.approx([0.0, 0.0])
+
+
+def test_hungarian_rejects_arrays_of_different_lengths():
+    with pytest.raises(ValueError, match="^code has 3 samples but factor has 2$"):
+        clustering.hungarian_accuracy([0, 1, 1], [1, 0])
+    acc, _ = clustering.hungarian_accuracy(np.c_[[0, 1, 1]], np.array([[1], [0], [0]]))    # (N, 1) columns
+    assert acc == 1.0 and clustering.purity(np.c_[[0, 0, 1]], np.c_[[1, 0, 0]]) == pytest.approx(2 / 3)
