@@ -21,6 +21,17 @@ IDX folder  (any path without extension) ``train-images-idx3-ubyte.gz``, ``train
          beside them as IDX int32 matrices ``train-factors-idx2-int.gz`` / ``t10k-factors-idx2-int.gz``, and
          ``basicprop.json`` (the header). torchvision's ``datasets.MNIST`` reads the unpacked images and labels
          from ``<root>/MNIST/raw/``; :func:`torchvision_root` (or ``gunzip``) lays them out.
+
+Reading files from strangers
+----------------------------
+Readers validate before they allocate. What a file declares (shapes, dtypes, the counts of images, labels and
+factors, the header's factor count and sizes) is checked against itself, the header, the file's size and the
+memory available before any array is read, so a refused file costs about its header: a 10 kB .h5 declaring
+2.5 M images, a header declaring 10^9 images or a 1 MB .gz inflating to 1 GB end in one ``ValueError``. IDX files
+inflate as a bounded stream (never past the declared payload plus one byte); .npz members are read only after
+their .npy headers agree with the zip's sizes, and never as pickles; .h5 datasets must be plain contiguous data
+(no compression, external files or links), and the HDF5 library, which can crash on corrupted input, reads only
+the structure, in a forked child (:mod:`basicprop.isolate`). FIFOs, sockets and devices are refused unopened.
 """
 from __future__ import annotations
 
