@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
@@ -173,6 +174,19 @@ def test_bad_outputs(tmp_path, out, match):
     with pytest.raises(ValueError, match=match):
         make_dataset("line", tmp_path / out, **SMALL)
     assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_sizes_that_cannot_fit_are_refused_with_the_estimate(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"rendering 1,000,000,000,000 images of kind 'line' needs about 1\.4 PiB"):
+        load_dataset("basicprop-line", n=10**12)
+    from basicprop import resources
+
+    monkeypatch.setattr(resources.shutil, "disk_usage", lambda path: SimpleNamespace(free=100_000))
+    # 300 + 120 images of 784 + 8 + 8 bytes = 336,000 bytes of arrays
+    with pytest.raises(ValueError, match=r"writing 420 images of kind 'line' needs about 328\.1 KiB of disk, more "
+                                         r"than the 97\.7 KiB free"):
+        make_dataset("line", tmp_path / "x.h5", **SMALL)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_sizes(tmp_path):
