@@ -212,12 +212,13 @@ def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def check_declared(declared: Mapping[str, tuple], head: Mapping, split: str, where: str) -> int:
+def check_declared(declared: Mapping[str, tuple], head: Mapping, split: str, where: str) -> None:
     """Check the ``(shape, dtype)`` a file declares for one split's arrays before any data is read.
 
     images uint8 (N, 28, 28), labels integers (N,), factors integers (N, K) with K the header's number of factors
     and N the header's count for the split (when it records one); the memory to read them must be available.
-    Returns the number of bytes the arrays take as stored, for the caller to hold against the file's size.
+    Each reader also holds the declared bytes against what the file holds (its size, a zip member's size, the
+    bounded inflation of a .gz).
     """
     shapes = {name: tuple(int(d) for d in (shape or ())) for name, (shape, _) in declared.items()}
     dtypes = {name: np.dtype(dtype) for name, (_, dtype) in declared.items()}
@@ -235,7 +236,6 @@ def check_declared(declared: Mapping[str, tuple], head: Mapping, split: str, whe
     if recorded is not None and recorded != n:
         raise ValueError(f"{where}: the header records {recorded} '{split}' images, the arrays declare {n}")
     check_memory(2 * n * (SIZE * SIZE + 8 + 8 * k), f"reading {n:,} images from {where}")
-    return sum(math.prod(shapes[name]) * dtypes[name].itemsize for name in declared)
 
 
 def check_arrays(arrays: Mapping[str, np.ndarray], head: Mapping, where: str) -> None:
