@@ -20,6 +20,7 @@ from basicprop.clitools import Group
 from eval.cli import group as eval_group
 from eval.clustering import hungarian_accuracy
 from gan_models.cli import commands as gan_commands
+from study.cli import group as study_group
 
 
 def q_accuracy(codes: np.ndarray, factors: np.ndarray, factor_names) -> dict[str, float]:
@@ -47,6 +48,7 @@ def cli() -> None:
 for command in [*basicprop_commands, *gan_commands]:
     cli.add_command(command)
 cli.add_command(eval_group, "eval")
+cli.add_command(study_group, "study")
 
 
 @cli.command()
@@ -59,9 +61,13 @@ cli.add_command(eval_group, "eval")
               help="Samples scored in each direction.")
 def demo(out: str, seed: int, steps: int | None, n_samples: int) -> None:
     """The main job end to end on a small default: data -> short InfoGAN -> disentangle report."""
+    import shutil
+
     from basicprop import make_dataset, summarize, write_preview
-    from eval.disentangle import DisentangleConfig, disentangle, format_report
+    from eval.disentangle import DisentangleConfig, disentangle
+    from eval.report import format_report, write_report
     from gan_models import make_config, train
+    from gan_models.cli import Progress
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -75,16 +81,23 @@ def demo(out: str, seed: int, steps: int | None, n_samples: int) -> None:
     overrides = {"steps": steps} if steps else {}
     config = make_config("demo-line", dataset=str(root / "line.h5"), out=str(root / "infogan"), seed=seed,
                          **overrides)
-    ckpt = train(config)
+    shutil.rmtree(config.out, ignore_errors=True)           # the demo starts afresh each time
+    progress = Progress(True, "infogan")
+    try:
+        ckpt = train(config, score_codes=q_accuracy, log=progress)
+    finally:
+        progress.close()
     click.echo(f"checkpoint: {ckpt}\n")
 
     click.echo(f"== 3/3 python -m eval disentangle --measure analytic --ckpt {ckpt}")
     # Pixel measurements of the generated lines keep the demo short; the default (factor classifiers) trains a
     # small CNN once and caches it.
     report = disentangle(DisentangleConfig(ckpt=str(ckpt), n_samples=n_samples, seed=seed, device="cpu",
-                                           measure="analytic", out_dir=str(root / "eval")), log=lambda msg: None)
+                                           measure="analytic"))
+    write_report(report, root / "eval")
     click.echo(format_report(report))
     click.echo(f"\nreport, heatmap and traversal grid in {root / 'eval'}")
+
 
 if __name__ == "__main__":
     cli(prog_name="cli.py")

@@ -31,7 +31,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from eval.disentangle import DisentangleConfig, disentangle
-    from eval.oracles import build_measurer
+    from eval.measure import build_measurer
     from gan_models import load_checkpoint, make_config, train
 
     tmp = tempfile.TemporaryDirectory()
@@ -47,8 +47,7 @@ def main() -> None:
     print(f"factor classifiers (one-off, then cached): {time.perf_counter() - t:.1f} s; test accuracy "
           + ", ".join(f"{m.name} {m.test_accuracy:.4f}" for m in measurer.factors if m.test_accuracy is not None))
 
-    config = DisentangleConfig(ckpt=ckpt, n_samples=args.n_samples, device=args.device,
-                               out_dir=str(Path(tmp.name) / "eval"))
+    config = DisentangleConfig(ckpt=ckpt, n_samples=args.n_samples, device=args.device)
     t = time.perf_counter()
     rep = disentangle(config, log=print)
     total = time.perf_counter() - t

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.cli import _parse_value
+from gan_models.cli import parse_value
 from gan_models.config import make_config
 from gan_models.trainer import TrainingDiverged, train
 
@@ -59,7 +59,7 @@ def main() -> None:
     overrides = {}
     for item in args.sets:
         k, _, v = item.partition("=")
-        overrides[k] = _parse_value(k, v)
+        overrides[k] = parse_value(k, v)
     root = Path(args.root) / args.name
     jobs = [{"dataset": args.dataset, "threads": args.threads, "progress": False, **overrides,
              "seed": seed, "out": str(root / f"seed{seed}")} for seed in args.seeds]

@@ -24,7 +24,7 @@ from .config import MODELS, PRESETS, TrainConfig, field_types, make_config, opti
 _D = TrainConfig()
 
 
-def _parse_value(key: str, text: str):
+def parse_value(key: str, text: str):
     types = field_types()
     if key not in types:
         raise ValueError(f"unknown config key {key!r} in --set; choose from {sorted(types)}")
@@ -202,7 +202,7 @@ def _config(preset, cat, sets, resume, options) -> TrainConfig:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        given[key.strip()] = _parse_value(key.strip(), value.strip())
+        given[key.strip()] = parse_value(key.strip(), value.strip())
     if not resume:
         return make_config(preset, **given)
     if preset is not None:

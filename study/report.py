@@ -180,6 +180,9 @@ def plot_curves(summaries: list[dict], rows: list[dict], path: Path) -> Path | N
 
 
 def _last_traversal(run_dir: Path) -> Path | None:
+    """The run's disentangle traversal (every code swept), else the trainer's last traversal grid."""
+    if (run_dir / "eval" / "traversal.png").is_file():
+        return run_dir / "eval" / "traversal.png"
     grids = sorted(run_dir.glob("traverse_*.png"), key=lambda p: (re.sub(r"\D", "", p.stem)[-6:], p.name))
     return grids[-1] if grids else None
 

@@ -4,7 +4,8 @@ Layout of a study directory ``DIR``::
 
     DIR/study.json                  the spec as resolved, the budget and the command (rewritten by each `run`)
     DIR/runs/<row>--seed<S>.json    one small summary per finished run: commit these
-    DIR/work/<row>/seed<S>-<hash>/  the run directory (ckpt.pt, log.jsonl, grids, eval/): not for committing
+    DIR/work/<row>/seed<S>-<hash>/  the run directory (ckpt.pt, log.jsonl, grids; eval/ and eval-untrained/ with
+                                    the two disentangle reports): not for committing
 
 A run's identity is its row, its seed and the hash of everything that decides its numbers (the full training
 config and the evaluation settings). The same command again skips runs whose summary has the same hash, resumes
@@ -149,13 +150,16 @@ def _train(run: Run, run_dir: Path) -> None:
 def _score(run: Run, run_dir: Path) -> tuple[dict, dict]:
     """(trained report, untrained report) of ``disentangle`` on the run's checkpoint, with the same settings."""
     from eval.disentangle import DisentangleConfig, disentangle
+    from eval.report import write_report
     from gan_models import load_checkpoint
 
     settings = {**run.eval, "ckpt": str(run_dir / "ckpt.pt"), "device": run.train.get("device", "cpu")}
     cfg = DisentangleConfig(**settings)
     trained = load_checkpoint(cfg.ckpt, device=cfg.device)
-    report = disentangle(cfg, model=trained, log=lambda msg: None)
-    baseline = disentangle(cfg, model=_untrained(trained, trained.config), log=lambda msg: None)
+    report = disentangle(cfg, model=trained)
+    baseline = disentangle(cfg, model=_untrained(trained, trained.config))
+    write_report(report, run_dir / "eval")
+    write_report(baseline, run_dir / "eval-untrained", plots=False)
     return report, baseline
 
 
