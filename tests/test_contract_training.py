@@ -181,6 +181,10 @@ def test_information_terms_known_values():
     assert float(fitted[1]) == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 1e-12), rel=1e-6)
     assert float(losses.mi_lower_bound(math.log(10), torch.tensor(0.5))) == pytest.approx(math.log(10) - 0.5)
     assert float(losses.gaussian_nll(torch.zeros(3, 0), torch.zeros(3, 0))) == 0.0
+    assert float(losses.gaussian_nll(torch.tensor([[1.0]]), torch.tensor([[-1.0]]))) == pytest.approx(
+        2.0 + half_log_2pi, rel=1e-6)                                 # one continuous code: 0.5 * 2^2
+    fitted = losses.gaussian_nll_fitted_std(torch.tensor([[1.0], [2.0]]), torch.tensor([[0.5], [0.5]]))
+    assert float(fitted[0]) == pytest.approx(0.5 * math.log(2 * math.pi * math.e * (0.25 + 2.25) / 2), rel=1e-6)
 
 
 def test_real_data_mi_known_values():
@@ -350,14 +354,14 @@ def test_latent_ranges_means_and_one_hot():
 def test_conditional_latent_label_is_uniform_or_as_given():
     spec = CodeSpec(noise_dim=2, cat=(), cont=1, cond=4)
     lat = sample_latent(spec, 8000, torch.Generator().manual_seed(1))
-    assert lat.cat.shape == (8000, 0)
+    assert lat.cat.shape == (8000, 0) and lat.cat.dtype == torch.long and lat.y.dtype == torch.long
     freq = np.bincount(lat.y.numpy(), minlength=4) / 8000
     assert freq.size == 4 and np.abs(freq - 0.25).max() < 0.02
     x = lat.to_input(spec)
     assert x.shape == (8000, 2 + 1 + 4) and torch.equal(x[:, 3:].argmax(1), lat.y)
     y = torch.arange(8) % 4
     assert torch.equal(sample_latent(spec, 8, torch.Generator().manual_seed(0), y=y).y, y)
-    with pytest.raises(ValueError, match="needs a label"):
+    with pytest.raises(ValueError, match="^this model is conditional: the latent needs a label y$"):
         Latent(lat.z, lat.cat, lat.cont, None).to_input(spec)
 
 
@@ -366,6 +370,9 @@ def test_latent_is_seeded():
     b = sample_latent(SPEC, 16, torch.Generator().manual_seed(3))
     c = sample_latent(SPEC, 16, torch.Generator().manual_seed(4))
     assert all(torch.equal(u, v) for u, v in zip(a[:3], b[:3]))
+    cond = CodeSpec(noise_dim=2, cat=(3,), cont=1, cond=5)
+    ya, yb = (sample_latent(cond, 64, torch.Generator().manual_seed(3)).y for _ in range(2))
+    assert torch.equal(ya, yb)                                      # the label too comes from the generator
     assert not torch.equal(a.z, c.z) and not torch.equal(a.cont, c.cont)
 
 

@@ -207,9 +207,9 @@ def test_dci_skewed_factors_more_codes_than_factors():
 def test_dci_constant_factor_is_predicted_and_unimportant():
     rng = np.random.default_rng(0)
     uni = rng.integers(0, 3, 90)
-    imp, acc_train, acc_test = dci.importance_gbt(uni[:60, None] + 0.0, np.c_[uni[:60], np.zeros(60, int)],
-                                                  uni[60:, None] + 0.0, np.c_[uni[60:], np.ones(30, int)], 0)
-    assert imp[:, 1].tolist() == [0.0] and imp[0, 0] == pytest.approx(1.0)
+    imp, acc_train, acc_test = dci.importance_gbt(uni[:60, None] + 0.0, np.c_[np.zeros(60, int), uni[:60]],
+                                                  uni[60:, None] + 0.0, np.c_[np.ones(30, int), uni[60:]], 0)
+    assert imp[:, 0].tolist() == [0.0] and imp[0, 1] == pytest.approx(1.0)    # the constant factor first
     assert acc_train == 1.0 and acc_test == pytest.approx(0.5)      # the constant factor differs on test
 
 
@@ -292,6 +292,8 @@ def test_dci_weights_codes_and_factors_by_their_importance():
     assert dci.completeness(small) == pytest.approx(0.35 / 0.4 * (1 - h) + 0.05 / 0.4 * 1, abs=1e-6)
     assert dci.completeness(np.zeros((3, 2))) == pytest.approx(0.0, abs=1e-6)
     assert math.isnan(dci.disentanglement(np.ones((4, 1))))
+    assert dci.completeness(np.array([[1.0], [0.0]])) == pytest.approx(1.0, abs=1e-6)       # one factor
+    assert dci.disentanglement(np.array([[1.0, 0.0]])) == pytest.approx(1.0, abs=1e-6)     # one code
 
 
 def test_dci_max_train_caps_the_training_split():
