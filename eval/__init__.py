@@ -2,7 +2,9 @@
 
 Pure metrics over arrays (samples first: ``codes (N, C)``, ``factors (N, K)`` int), one module each:
 :mod:`eval.mutual_info`, :mod:`eval.mig`, :mod:`eval.sap`, :mod:`eval.dci`, :mod:`eval.clustering`,
-:mod:`eval.probes`; :func:`eval.score.score` runs them all.
+:mod:`eval.probes`, :mod:`eval.factor_vae` (FactorVAE score), :mod:`eval.modularity` (modularity / explicitness);
+:func:`eval.score.score` runs them all on arrays, and :func:`eval.representation.compute` scores any representation
+function on disentanglement_lib-style ground-truth data.
 
 The checkpoint pipeline :func:`eval.disentangle.disentangle` (settings in :mod:`eval.config`, report keys in
 :mod:`eval.keys`) runs three steps, :mod:`eval.encoder_direction`, :mod:`eval.generator_direction` and

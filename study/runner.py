@@ -171,11 +171,13 @@ def execute(run: Run) -> dict:
 
     run_dir = Path(run.train["out"])
     t0 = time.time()
-    status, message, report, baseline = OK, "", None, None
+    status, message, report, baseline, timing = OK, "", None, None, {}
     try:
         _train(run, run_dir)
+        timing["train_s"] = round(time.time() - t0, 2)
         if run.score:
             report, baseline = _score(run, run_dir)
+            timing["score_s"] = round(time.time() - t0 - timing["train_s"], 2)
     except TrainingDiverged as exc:
         status, message = DIVERGED, str(exc)
     except Exception as exc:  # noqa: BLE001 - a crashed run is recorded and retried, the study goes on
@@ -187,7 +189,7 @@ def execute(run: Run) -> dict:
         "target": run.target,
         "metrics": headline(report) if report else {}, "untrained": headline(baseline) if baseline else {},
         "scores": _scalars(report), "untrained_scores": _scalars(baseline),
-        "curve": _curve(run_dir), "wall_s": round(time.time() - t0, 1),
+        "curve": _curve(run_dir), "wall_s": round(time.time() - t0, 1), "timing": timing,
         "device": run.train.get("device", "cpu"), "threads": run.train.get("threads"),
         "host": socket.gethostname(), "machine": platform.processor() or platform.machine(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": _versions(),
