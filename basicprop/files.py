@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -135,23 +136,29 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 1) -> 
     return write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
 
 
-def remove_temps(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
-    """Remove this module's temp files (and temp folders) in ``folder``, only those of target ``name`` if given.
+def remove_temps(folder: str | os.PathLike, name: str | None = None, *, older_than: float | None = None) -> list[Path]:
+    """Remove this module's temp files (and temp folders) in ``folder``, only those of target ``name`` if given, and
+    only those untouched for ``older_than`` seconds if given.
 
-    Call it only while holding the folder's lock (or knowing no other writer is active): a live writer's temp file
-    looks the same as one left behind by ``kill -9``. Returns what was removed.
+    Without ``older_than``, call it only while holding the folder's lock (or knowing no other writer is active): a
+    live writer's temp file looks the same as one left behind by ``kill -9``. Returns what was removed.
     """
     folder = Path(folder)
     prefix = f".{name}." if name else "."
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
+    now = time.time()
     for entry in folder.iterdir():
-        if entry.name.startswith(prefix) and entry.name.endswith((TEMP_SUFFIX, ".old")):
+        if not (entry.name.startswith(prefix) and entry.name.endswith((TEMP_SUFFIX, ".old"))):
+            continue
+        with contextlib.suppress(OSError):
+            if older_than is not None and now - entry.lstat().st_mtime < older_than:
+                continue
             if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
+                shutil.rmtree(entry)
             else:
-                entry.unlink(missing_ok=True)
+                entry.unlink()
             removed.append(entry)
     return removed
 

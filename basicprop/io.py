@@ -36,7 +36,6 @@ the structure, in a forked child (:mod:`basicprop.isolate`). FIFOs, sockets and 
 from __future__ import annotations
 
 import contextlib
-import glob
 import gzip
 import io as _io
 import json
@@ -44,7 +43,6 @@ import math
 import os
 import shutil
 import stat
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -52,6 +50,7 @@ from typing import BinaryIO, Mapping
 
 import numpy as np
 
+from basicprop import files
 from basicprop.files import atomic_dir, atomic_path
 from basicprop.isolate import isolated
 from basicprop.kinds import SIZE, get_kind
@@ -126,20 +125,7 @@ def write(out, splits: Splits, header: Mapping, fmt: str | None = None, force: b
 def remove_stale_temps(path: Path) -> list[Path]:
     """Remove the temp files and folders of target ``path`` that a killed writer left (untouched for
     :data:`STALE_AFTER_S`: a live writer's temp is younger); returns what was removed."""
-    removed = []
-    now = time.time()
-    for entry in path.parent.glob(f".{glob.escape(path.name)}.*"):
-        if not entry.name.endswith((".tmp", ".old")):
-            continue
-        with contextlib.suppress(OSError):
-            if now - entry.lstat().st_mtime < STALE_AFTER_S:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed.append(entry)
-    return removed
+    return files.remove_temps(path.parent, path.name, older_than=STALE_AFTER_S)
 
 
 def read(path, split: str = "train") -> tuple[dict[str, np.ndarray], dict]:

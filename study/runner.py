@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from study.spec import Row, Study
+from study.spec import Study
 
 RUNS, WORK, STUDY_FILE = "runs", "work", "study.json"
 OK, DIVERGED, FAILED = "ok", "diverged", "failed"

@@ -153,3 +153,12 @@ def test_jsonable_turns_numpy_and_nan_into_json():
     got = files.jsonable({1: np.float32(0.5), "a": np.array([1.0, np.nan]), "b": (np.int64(3), float("inf"))})
     assert got == {"1": 0.5, "a": [1.0, None], "b": [3, None]}
     assert type(got["b"][0]) is int
+
+
+def test_remove_temps_older_than_spares_a_live_writer(tmp_path):
+    old, fresh = tmp_path / ".a.bin.old1.tmp", tmp_path / ".a.bin.new1.tmp"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (1, 1))
+    assert files.remove_temps(tmp_path, "a.bin", older_than=3600) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name]
