@@ -12,32 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from basicprop.cli import commands as basicprop_commands
 from basicprop.clitools import Group
 from eval.cli import group as eval_group
-from eval.clustering import hungarian_accuracy
+from eval.clustering import code_factor_accuracy
 from gan_models.cli import commands as gan_commands
 from study.cli import group as study_group
 
 
-def q_accuracy(codes: np.ndarray, factors: np.ndarray, factor_names) -> dict[str, float]:
-    """Hungarian accuracy of every categorical code against every factor, and a one-to-one code <-> factor match.
-
-    codes: (N, n_cat) int predicted categories; factors: (N, K) int. Returns ``acc/cat{i}/{factor}`` for every
-    pair and ``acc/{factor}`` for the factors matched to a code (the matching maximises the summed accuracy, so two
-    codes never claim the same factor).
-    """
-    n_cat, k = codes.shape[1], factors.shape[1]
-    if n_cat == 0 or k == 0 or len(codes) == 0:
-        return {}
-    table = np.array([[hungarian_accuracy(codes[:, i], factors[:, j])[0] for j in range(k)] for i in range(n_cat)])
-    out = {f"acc/cat{i}/{factor_names[j]}": float(table[i, j]) for i in range(n_cat) for j in range(k)}
-    for i, j in zip(*linear_sum_assignment(table, maximize=True)):
-        out[f"acc/{factor_names[j]}"] = float(table[i, j])
-    return out
+q_accuracy = code_factor_accuracy   # the scorer train's evaluations use (kept under its old name)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "obj": {"score_codes": q_accuracy}})

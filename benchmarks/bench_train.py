@@ -41,11 +41,16 @@ N_IMAGES = 8192
 
 
 # ----------------------------------------------------------------------------------------- the project's step
-def project_step(batch_size: int, device: torch.device):
+def _paper_model(batch_size: int, device: torch.device):
+    """The paper's MNIST InfoGAN (the ``infogan`` preset), its config and code spec, seeded."""
     cfg = make_config("infogan", batch_size=batch_size)
     spec = CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, 0)
     torch.manual_seed(0)
-    model = build_model(cfg.to_dict(), spec).to(device).train()
+    return build_model(cfg.to_dict(), spec).to(device).train(), cfg, spec
+
+
+def project_step(batch_size: int, device: torch.device):
+    model, cfg, spec = _paper_model(batch_size, device)
     optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
     gen = torch.Generator(device).manual_seed(0)
     images = torch.randint(0, 256, (N_IMAGES, 1, 28, 28), dtype=torch.uint8, generator=gen, device=device)
@@ -63,10 +68,7 @@ def _batches(loader):
 
 
 def textbook_step(batch_size: int, device: torch.device):
-    cfg = make_config("infogan", batch_size=batch_size)
-    spec = CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, 0)
-    torch.manual_seed(0)
-    model = build_model(cfg.to_dict(), spec).to(device).train()
+    model, cfg, spec = _paper_model(batch_size, device)
     G, D = model.G, model.D
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))

@@ -6,7 +6,6 @@ Writes test_accuracy.json beside each checkpoint and prints one line per run plu
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import torch
 
 from basicprop.datasets import load_dataset
 from gan_models import load_checkpoint
-from gan_models.monitor import code_factor_accuracy
+from basicprop.files import write_json
+from eval.clustering import code_factor_accuracy
 
 
 def test_accuracy(ckpt: str | Path) -> dict[str, float]:
@@ -39,7 +39,7 @@ def main() -> None:
     rows = []
     for ckpt in sys.argv[1:]:
         res = test_accuracy(ckpt)
-        Path(ckpt).with_name("test_accuracy.json").write_text(json.dumps(res, indent=2) + "\n")
+        write_json(Path(ckpt).with_name("test_accuracy.json"), res)
         main_acc = {k[4:]: v for k, v in res.items() if k.startswith("acc/") and k.count("/") == 1}
         rows.append(main_acc)
         print(f"{ckpt}: step {res['step']} " + " ".join(f"{k}={v:.4f}" for k, v in main_acc.items()), flush=True)

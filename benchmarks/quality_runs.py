@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from basicprop.files import write_json
+from eval.clustering import code_factor_accuracy
 from gan_models.cli import parse_value
 from gan_models.config import make_config
 from gan_models.trainer import TrainingDiverged, train
@@ -31,7 +33,7 @@ def run_seed(preset: str | None, kwargs: dict) -> dict:
     cfg = make_config(preset, **kwargs)
     t = time.time()
     try:
-        train(cfg)
+        train(cfg, score_codes=code_factor_accuracy)
         metrics = json.loads((out / "metrics.json").read_text())
         status = "ok"
     except TrainingDiverged as exc:
@@ -40,7 +42,7 @@ def run_seed(preset: str | None, kwargs: dict) -> dict:
     acc = {k[4:]: v for k, v in metrics.items() if k.startswith("acc/") and k.count("/") == 1}
     res = {"seed": kwargs["seed"], "status": status, "wall_s": round(wall, 1), "acc": acc, "metrics": metrics}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(json.dumps(res, indent=2) + "\n")
+    write_json(out / "result.json", res)
     print(f"seed {kwargs['seed']}: {status} acc={acc} wall={wall:.0f}s", flush=True)
     return res
 
@@ -86,7 +88,7 @@ def main() -> None:
         summary["seeds_all_factors_ge_0.9"] = good
         print(f"[{args.name}] {good}/{len(results)} seeds with every factor >= 0.90", flush=True)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(root / "summary.json", summary)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,21 @@ def clustering(codes, factors, *, discrete: Sequence[bool] | None = None) -> dic
             acc[r, j], pur[r, j], nmi[r, j], ari[r, j] = s[ACCURACY], s[PURITY], s[NMI], s[ARI]
     return {CLUSTER_CODES: idx.tolist(), CLUSTER_ACCURACY: acc.tolist(), CLUSTER_PURITY: pur.tolist(),
             CLUSTER_NMI: nmi.tolist(), CLUSTER_ARI: ari.tolist()}
+
+
+def code_factor_accuracy(codes, factors, factor_names: Sequence[str]) -> dict[str, float]:
+    """Hungarian accuracy of every categorical code against every factor, and a one-to-one code <-> factor match.
+
+    ``codes (N, n_cat)`` int predicted categories, ``factors (N, K)`` int. Returns ``acc/cat{i}/{factor}`` for every
+    pair and ``acc/{factor}`` for the factors matched to a code (the matching maximises the summed accuracy, so two
+    codes never claim the same factor). The trainer's evaluations score Q with it (``train(score_codes=...)``).
+    """
+    codes, factors = np.asarray(codes), np.asarray(factors)
+    n_cat, k = codes.shape[1], factors.shape[1]
+    if n_cat == 0 or k == 0 or len(codes) == 0:
+        return {}
+    table = np.array([[hungarian_accuracy(codes[:, i], factors[:, j])[0] for j in range(k)] for i in range(n_cat)])
+    out = {f"acc/cat{i}/{factor_names[j]}": float(table[i, j]) for i in range(n_cat) for j in range(k)}
+    for i, j in zip(*linear_sum_assignment(table, maximize=True)):
+        out[f"acc/{factor_names[j]}"] = float(table[i, j])
+    return out

@@ -146,17 +146,27 @@ def build(summaries: list[dict], spec=None, info: dict | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------- figures
+def _figure(n: int, width: float, height: float):
+    """A matplotlib Figure with one row of ``n`` axes (no pyplot: the caller's backend is left alone)."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width * n, height))
+    return fig, fig.subplots(1, n, squeeze=False)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    return path
+
+
 def plot_curves(summaries: list[dict], rows: list[dict], path: Path) -> Path | None:
     """Accuracy (Q on real images, the trainer's evaluations) against step: per row, per factor the mean over
     seeds and the min–max band."""
     with_curves = [r for r in rows if any(s["row"] == r["row"] and s.get("curve") for s in summaries)]
     if not with_curves:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    n = len(with_curves)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    fig, axes = _figure(len(with_curves), 4.2, 3.4)
     for ax, r in zip(axes[0], with_curves):
         runs = [s for s in summaries if s["row"] == r["row"] and s.get("curve")]
         keys = sorted({k for s in runs for rec in s["curve"] for k in rec if k.startswith("acc/")})
@@ -171,12 +181,9 @@ def plot_curves(summaries: list[dict], rows: list[dict], path: Path) -> Path | N
         ax.set_xlabel("training step")
         ax.set_ylabel("Q accuracy on real images")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+        if keys:
+            ax.legend(fontsize=7)
+    return _save(fig, path)
 
 
 def _last_traversal(run_dir: Path) -> Path | None:
@@ -197,20 +204,13 @@ def plot_traversals(summaries: list[dict], rows: list[dict], path: Path) -> Path
             picks.append((r["row"], grid))
     if not picks:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
-    fig, axes = plt.subplots(1, len(picks), figsize=(3.2 * len(picks), 3.6), squeeze=False)
+    fig, axes = _figure(len(picks), 3.2, 3.6)
     for ax, (name, grid) in zip(axes[0], picks):
         ax.imshow(np.asarray(Image.open(grid)), cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{name}\n{grid.name}", fontsize=8)
         ax.axis("off")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------------- writing

@@ -137,12 +137,13 @@ def _untrained(trained, config: dict):
 
 
 def _train(run: Run, run_dir: Path) -> None:
+    from eval.clustering import code_factor_accuracy
     from gan_models import TrainConfig, train
     cfg = TrainConfig.from_dict(run.train)
     done_marker = run_dir / "trained.json"
     if done_marker.is_file():
         return
-    train(cfg, resume=(run_dir / "ckpt.pt").is_file())
+    train(cfg, resume=(run_dir / "ckpt.pt").is_file(), score_codes=code_factor_accuracy)
     from basicprop.files import write_json
     write_json(done_marker, {"config_hash": run.config_hash})
 
