@@ -83,5 +83,10 @@ def demo(out: str, seed: int, steps: int | None, n_samples: int) -> None:
     click.echo(f"\nreport, heatmap and traversal grid in {root / 'eval'}")
 
 
+def main() -> None:
+    """The installed ``basicprop`` command (``pip install``): every command above, without this repository."""
+    cli(prog_name="basicprop")
+
+
 if __name__ == "__main__":
     cli(prog_name="cli.py")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 import cli
@@ -54,3 +55,17 @@ def test_q_accuracy_scores_codes_with_eval_hungarian_matching():
     one = cli.q_accuracy(np.zeros((2000, 1), int), factors[:, :1], ("a",))
     assert one["acc/a"] < 0.15                                # one cluster can match one class only
     assert cli.q_accuracy(np.zeros((5, 0), int), factors[:5], ("a", "b")) == {}
+
+
+def test_installed_command_runs_every_command_outside_the_repository(tmp_path):
+    """`pip install` puts a `basicprop` command beside the interpreter: it needs no cli.py in the working folder."""
+    exe = Path(sys.executable).with_name("basicprop")
+    if not exe.is_file():
+        pytest.skip("the package is not installed in this interpreter's environment")
+    res = subprocess.run([str(exe), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0
+    for command in ("train", "sample", "eval", "study", "demo", "make", "preview", "info"):
+        assert f"  {command} " in res.stdout
+    bad = subprocess.run([str(exe), "make", "--kind", "nope", "--out", "x.h5"], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and not (tmp_path / "x.h5").exists()
