@@ -12,7 +12,7 @@ from eval import clustering, dci, mig, mutual_info, sap
 from eval.discretize import discretize, histogram_discretize
 from eval.splits import train_test_split
 
-from cli import q_accuracy         # what training logs as acc/...: eval's Hungarian accuracy, matched
+from eval.clustering import code_factor_accuracy as q_accuracy   # what training logs as acc/...
 
 
 def _entropy(counts) -> float:
@@ -367,3 +367,11 @@ def test_hungarian_rejects_arrays_of_different_lengths():
         clustering.hungarian_accuracy([0, 1, 1], [1, 0])
     acc, _ = clustering.hungarian_accuracy(np.c_[[0, 1, 1]], np.array([[1], [0], [0]]))    # (N, 1) columns
     assert acc == 1.0 and clustering.purity(np.c_[[0, 0, 1]], np.c_[[1, 0, 0]]) == pytest.approx(2 / 3)
+
+
+def test_training_accuracy_without_codes_factors_or_samples_is_empty():
+    f = np.c_[F_UNI]
+    assert q_accuracy(np.zeros((20, 0), int), f, ("u",)) == {}
+    assert q_accuracy(np.c_[F_UNI], np.zeros((20, 0), int), ()) == {}
+    assert q_accuracy(np.zeros((0, 1), int), np.zeros((0, 1), int), ("u",)) == {}
+    assert q_accuracy(np.c_[HALF_UNI], f, ("u",)) == {"acc/cat0/u": 0.5, "acc/u": 0.5}
