@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.10 found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,ray]'
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -32,7 +32,7 @@ bench: venv
 	$(PY) benchmarks/bench_eval.py
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info .pytest_cache
+	rm -rf $(VENV) runs build *.egg-info .pytest_cache mutants
 
 # Mutation testing (mutmut, config in pyproject's [tool.mutmut]) of the core modules against the fast tests; slow,
 # so not part of `make test`. One module at a time: make mutants MUTANTS='eval.mig.*'. Results land in mutants/;

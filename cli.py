@@ -21,10 +21,7 @@ from gan_models.cli import commands as gan_commands
 from study.cli import group as study_group
 
 
-q_accuracy = code_factor_accuracy   # the scorer train's evaluations use (kept under its old name)
-
-
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "obj": {"score_codes": q_accuracy}})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "obj": {"score_codes": code_factor_accuracy}})
 def cli() -> None:
     """Synthetic data with known factors, InfoGAN training, and disentanglement scores."""
 
@@ -68,7 +65,7 @@ def demo(out: str, seed: int, steps: int | None, n_samples: int) -> None:
     shutil.rmtree(config.out, ignore_errors=True)           # the demo starts afresh each time
     progress = Progress(True, "infogan")
     try:
-        ckpt = train(config, score_codes=q_accuracy, log=progress)
+        ckpt = train(config, score_codes=code_factor_accuracy, log=progress)
     finally:
         progress.close()
     click.echo(f"checkpoint: {ckpt}\n")

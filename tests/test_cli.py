@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from eval.clustering import code_factor_accuracy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,17 +45,17 @@ def test_three_entry_points_write_the_same_bytes(tmp_path):
     assert all(out.read_bytes() == first for out in outs[1:])
 
 
-def test_q_accuracy_scores_codes_with_eval_hungarian_matching():
+def test_training_scorer_is_eval_hungarian_matching():
     """The scorer the command line hands to training: eval's Hungarian accuracy, one code per factor."""
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 10, 2000)
     perm = rng.permutation(10)
     factors = np.stack([truth, rng.integers(0, 10, 2000)], 1)
-    acc = cli.q_accuracy(np.stack([factors[:, 1], perm[truth]], 1), factors, ("a", "b"))
+    acc = code_factor_accuracy(np.stack([factors[:, 1], perm[truth]], 1), factors, ("a", "b"))
     assert acc["acc/a"] == 1.0 and acc["acc/b"] == 1.0 and acc["acc/cat0/a"] < 0.2
-    one = cli.q_accuracy(np.zeros((2000, 1), int), factors[:, :1], ("a",))
+    one = code_factor_accuracy(np.zeros((2000, 1), int), factors[:, :1], ("a",))
     assert one["acc/a"] < 0.15                                # one cluster can match one class only
-    assert cli.q_accuracy(np.zeros((5, 0), int), factors[:5], ("a", "b")) == {}
+    assert code_factor_accuracy(np.zeros((5, 0), int), factors[:5], ("a", "b")) == {}
 
 
 def test_installed_command_runs_every_command_outside_the_repository(tmp_path):

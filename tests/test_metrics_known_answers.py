@@ -12,7 +12,7 @@ from eval import clustering, dci, mig, mutual_info, sap
 from eval.discretize import discretize, histogram_discretize
 from eval.splits import train_test_split
 
-from eval.clustering import code_factor_accuracy as q_accuracy   # what training logs as acc/...
+from eval.clustering import code_factor_accuracy   # what training logs as acc/...
 
 
 def _entropy(counts) -> float:
@@ -229,7 +229,7 @@ def test_hungarian_more_code_values_than_factor_values_by_hand():
     acc, mapping = clustering.hungarian_accuracy(code * 10 + 3, factor)
     assert acc == pytest.approx(13 / 20) and mapping == {3: 0, 13: 1}
     assert clustering.purity(code, factor) == pytest.approx(16 / 20)
-    assert q_accuracy(code[:, None], factor[:, None], ("f",)) == {"acc/cat0/f": 13 / 20, "acc/f": 13 / 20}
+    assert code_factor_accuracy(code[:, None], factor[:, None], ("f",)) == {"acc/cat0/f": 13 / 20, "acc/f": 13 / 20}
 
 
 def test_hungarian_fewer_code_values_than_factor_values_by_hand():
@@ -260,7 +260,7 @@ def test_training_accuracy_equals_eval_accuracy_and_matches_each_factor_once():
     b = rng.integers(0, 3, 400)
     noisy_a = np.where(rng.random(400) < 0.7, a, rng.integers(0, 4, 400)) * 5 + 2
     codes = np.c_[noisy_a, a, b // 2 + 10]                                    # three codes, two factors
-    out = q_accuracy(codes, np.c_[a, b], ("a", "b"))
+    out = code_factor_accuracy(codes, np.c_[a, b], ("a", "b"))
     for i in range(3):
         for j, f in enumerate((a, b)):
             assert out[f"acc/cat{i}/{'ab'[j]}"] == clustering.hungarian_accuracy(codes[:, i], f)[0]
@@ -371,7 +371,7 @@ def test_hungarian_rejects_arrays_of_different_lengths():
 
 def test_training_accuracy_without_codes_factors_or_samples_is_empty():
     f = np.c_[F_UNI]
-    assert q_accuracy(np.zeros((20, 0), int), f, ("u",)) == {}
-    assert q_accuracy(np.c_[F_UNI], np.zeros((20, 0), int), ()) == {}
-    assert q_accuracy(np.zeros((0, 1), int), np.zeros((0, 1), int), ("u",)) == {}
-    assert q_accuracy(np.c_[HALF_UNI], f, ("u",)) == {"acc/cat0/u": 0.5, "acc/u": 0.5}
+    assert code_factor_accuracy(np.zeros((20, 0), int), f, ("u",)) == {}
+    assert code_factor_accuracy(np.c_[F_UNI], np.zeros((20, 0), int), ()) == {}
+    assert code_factor_accuracy(np.zeros((0, 1), int), np.zeros((0, 1), int), ("u",)) == {}
+    assert code_factor_accuracy(np.c_[HALF_UNI], f, ("u",)) == {"acc/cat0/u": 0.5, "acc/u": 0.5}

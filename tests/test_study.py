@@ -105,6 +105,7 @@ def test_smoke_study_summaries(smoke):
             assert 0 <= m["enc_acc"] <= 1 and 0 <= m["gen_acc"] <= 1
             assert "enc_acc" in s["untrained"][factor]          # the untrained network, scored the same way
         assert [c["step"] for c in s["curve"]] == [12, 24]
+        assert all(f"acc/{f}" in c for c in s["curve"] for f in s["metrics"])   # Q scored at each evaluation
         assert s["config"]["steps"] == 24 and s["config"]["seed"] == s["seed"]
         assert len(s["config_hash"]) == 12 and s["wall_s"] > 0 and s["versions"]["torch"]
     # the trained and the untrained scores are different networks' numbers
@@ -184,11 +185,12 @@ def test_diverged_run_is_a_result_and_a_crash_is_retried_once(tmp_path, monkeypa
 def test_interrupted_run_resumes_to_the_same_numbers(smoke, tmp_path):
     """A run whose training stopped half-way (checkpoint at step 12, no summary) is resumed, and ends with the same
     summary numbers as the uninterrupted run."""
+    from eval.clustering import code_factor_accuracy
     from gan_models import TrainConfig, train
     out, _, _ = smoke
     spec = load_study("smoke")
     run = [r for r in runner.plan(spec, tmp_path, "smoke", rows=["line"], seeds=[0])][0]
-    train(TrainConfig.from_dict({**run.train, "steps": 12}))
+    train(TrainConfig.from_dict({**run.train, "steps": 12}), score_codes=code_factor_accuracy)
     assert (Path(run.train["out"]) / "ckpt.pt").is_file()
     result = api.run_study("smoke", tmp_path, budget="smoke", rows=["line"], seeds=[0], jobs=1)
     assert result["done"] == ["line--seed0"]
