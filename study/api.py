@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 from basicprop.files import FolderLocked, folder_lock, jsonable, write_json
 from study import executors
-from study.runner import (DONE, FAILED, RUNS, STUDY_FILE, Run, is_done, plan, python_command, read_summary)
+from study.runner import DONE, FAILED, RUNS, STUDY_FILE, Run, is_done, plan, read_summary
 from study.spec import BUDGETS, load_study
 
 Log = Callable[[str], None]
@@ -70,9 +70,23 @@ def run_study(study: str | Path, out: str | Path, *, budget: str = "cpu", seeds:
         raise ValueError(str(exc)) from None
 
 
+def run_command(spec, out, budget: str, runs: list[Run], jobs: int, threads: int, executor: str) -> str:
+    """The ``study run`` command line that plans exactly ``runs`` (what RESULTS.md prints to reproduce them)."""
+    rows = list(dict.fromkeys(r.row for r in runs))
+    seeds = sorted({r.seed for r in runs})
+    words = ["python cli.py study run", spec_reference(spec), "--out", str(out), "--budget", budget]
+    if rows != [r.name for r in spec.rows]:
+        words += ["--rows", ",".join(rows)]
+    if seeds != sorted(spec.seeds):
+        words += ["--seeds", ",".join(map(str, seeds))]
+    words += ["--jobs", str(jobs), "--threads", str(threads)] + (["--executor", executor] if executor != "local" else [])
+    return " ".join(words)
+
+
 def _run_locked(spec, runs, out, budget, jobs, executor, address, gpus_per_run, threads, log) -> dict:
     write_json(out / STUDY_FILE, {"study": spec.name, "spec": spec_reference(spec), "budget": budget, "jobs": jobs,
-                                  "executor": executor, "threads": threads, "command": python_command(),
+                                  "executor": executor, "threads": threads,
+                                  "command": run_command(spec, out, budget, runs, jobs, threads, executor),
                                   "runs": [r.key for r in runs]})
     todo = [r for r in runs if not is_done(r)]
     result = {"done": [], "skipped": [r.key for r in runs if r not in todo], "failed": []}

@@ -160,15 +160,19 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _has_accuracy(summary: dict) -> bool:
+    return any(k.startswith("acc/") for rec in summary.get("curve") or [] for k in rec)
+
+
 def plot_curves(summaries: list[dict], rows: list[dict], path: Path) -> Path | None:
     """Accuracy (Q on real images, the trainer's evaluations) against step: per row, per factor the mean over
     seeds and the min–max band."""
-    with_curves = [r for r in rows if any(s["row"] == r["row"] and s.get("curve") for s in summaries)]
+    with_curves = [r for r in rows if any(s["row"] == r["row"] and _has_accuracy(s) for s in summaries)]
     if not with_curves:
         return None
     fig, axes = _figure(len(with_curves), 4.2, 3.4)
     for ax, r in zip(axes[0], with_curves):
-        runs = [s for s in summaries if s["row"] == r["row"] and s.get("curve")]
+        runs = [s for s in summaries if s["row"] == r["row"] and _has_accuracy(s)]
         keys = sorted({k for s in runs for rec in s["curve"] for k in rec if k.startswith("acc/")})
         for key in keys:
             steps = sorted({rec["step"] for s in runs for rec in s["curve"] if key in rec})
@@ -215,21 +219,21 @@ def plot_traversals(summaries: list[dict], rows: list[dict], path: Path) -> Path
 
 # ---------------------------------------------------------------------------------------------------- writing
 def results_section(built: dict, out: Path) -> str:
-    """The study's section of docs/RESULTS.md: what was run, the command, the table."""
-    info, summary = built["info"], built["summary"]
-    runs = built["summaries"]
-    hosts = sorted({s.get("host") or "?" for s in runs})
-    devices = sorted({str(s.get("device")) for s in runs})
+    """The study's section of docs/RESULTS.md: what was run, on what, the command that reproduces it, the table."""
+    info, summary, runs = built["info"], built["summary"], built["summaries"]
+    machines = sorted({f"{s.get('device')} ({s.get('cpu') or s.get('machine') or '?'}, {s.get('threads')} thread(s))"
+                       for s in runs})
     dates = sorted(s.get("finished", "")[:10] for s in runs if s.get("finished"))
+    when = dates[0] if dates and dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}" if dates else "?"
     seeds = sorted({s["seed"] for s in runs})
     name = summary["study"]
+    command = info.get("command") or f"python cli.py study run {name} --out {out} --budget {info.get('budget')}"
     lines = [f"<!-- study:{name} -->", f"## {name}", ""]
     if built["spec"] is not None and built["spec"].description:
         lines += [built["spec"].description, ""]
-    lines += [f"Budget `{info.get('budget')}`, seeds {seeds}, device {', '.join(devices)} on {', '.join(hosts)}, "
-              f"finished {dates[0] if dates else '?'}–{dates[-1] if dates else '?'}.",
-              f"Reproduce: `python cli.py study run {name} --out {out} --budget {info.get('budget')}` then "
-              f"`python cli.py study report {out} --results docs/RESULTS.md`.", "", built["table_md"].rstrip(),
+    lines += [f"Budget `{info.get('budget')}`, seeds {seeds}, {len(runs)} runs on {'; '.join(machines)}, "
+              f"finished {when}.", "", "Reproduce:", "", f"    {command}",
+              f"    python cli.py study report {out} --results docs/RESULTS.md", "", built["table_md"].rstrip(),
               f"<!-- /study:{name} -->"]
     return "\n".join(lines) + "\n"
 

@@ -18,7 +18,6 @@ import hashlib
 import json
 import platform
 import socket
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -105,6 +104,18 @@ def is_done(run: Run) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ one run
+def _cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def _versions() -> dict:
     import numpy
     import torch
@@ -192,7 +203,7 @@ def execute(run: Run) -> dict:
         "scores": _scalars(report), "untrained_scores": _scalars(baseline),
         "curve": _curve(run_dir), "wall_s": round(time.time() - t0, 1), "timing": timing,
         "device": run.train.get("device", "cpu"), "threads": run.train.get("threads"),
-        "host": socket.gethostname(), "machine": platform.processor() or platform.machine(),
+        "host": socket.gethostname(), "machine": platform.machine(), "cpu": _cpu_name(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": _versions(),
         "run_dir": str(run_dir),
     }
@@ -213,7 +224,3 @@ def execute_pinned(run: Run) -> dict:
     threads = int(run.train.get("threads") or 1)
     torch.set_num_threads(threads)
     return execute(run)
-
-
-def python_command() -> str:
-    return " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else ""
