@@ -179,7 +179,7 @@ def plot_curves(summaries: list[dict], rows: list[dict], path: Path) -> Path | N
             table = np.array([[next((rec[key] for rec in s["curve"] if rec["step"] == st and key in rec), np.nan)
                                for st in steps] for s in runs], dtype=float)
             mean = np.nanmean(table, axis=0)
-            ax.plot(steps, mean, label=key[4:])
+            ax.plot(steps, mean, marker="o", markersize=3, label=key[4:])
             ax.fill_between(steps, np.nanmin(table, axis=0), np.nanmax(table, axis=0), alpha=0.2)
         ax.set_title(f"{r['row']} ({len(runs)} seeds)", fontsize=9)
         ax.set_xlabel("training step")
