@@ -116,9 +116,12 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch):
 
 
 SLOW_WRITER = textwrap.dedent("""
-    import sys, time, click
+    import signal, sys, time, click
     from basicprop import files
     from basicprop.clitools import Group
+
+    # as in an interactive shell, even when this test runs where SIGINT is ignored (a background job inherits that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     @click.group(cls=Group)
     def cli():
