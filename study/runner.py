@@ -128,9 +128,9 @@ def _curve(run_dir: Path) -> list[dict]:
     log = run_dir / "log.jsonl"
     if log.is_file():
         for line in log.read_text().splitlines():
-            with_acc = json.loads(line) if line.strip() else {}
-            if with_acc.get("event") == "eval":
-                curve.append({k: v for k, v in with_acc.items()
+            record = json.loads(line) if line.strip() else {}
+            if record.get("event") == "eval":
+                curve.append({k: v for k, v in record.items()
                               if k == "step" or (k.startswith("acc/") and k.count("/") == 1)})
     return curve
 

@@ -97,19 +97,12 @@ def mutated(draw, data: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------ bytes mutated
+@pytest.mark.parametrize("fmt", ["h5", "npz"])
 @FUZZ
 @given(split=SPLITS, data=st.data())
-def test_h5_bytes_mutated(work, split, data):
-    path = work / "m.h5"
-    path.write_bytes(data.draw(mutated(valid()["h5"])))
-    read_split(path, split)
-
-
-@FUZZ
-@given(split=SPLITS, data=st.data())
-def test_npz_bytes_mutated(work, split, data):
-    path = work / "m.npz"
-    path.write_bytes(data.draw(mutated(valid()["npz"])))
+def test_file_bytes_mutated(work, fmt, split, data):
+    path = work / f"m.{fmt}"
+    path.write_bytes(data.draw(mutated(valid()[fmt])))
     read_split(path, split)
 
 
