@@ -1,4 +1,4 @@
-"""``python -m eval ...`` / ``python cli.py eval ...``: the ``score`` and ``disentangle`` commands.
+"""``python -m eval ...`` / ``python cli.py eval ...``: the ``score``, ``disentangle`` and ``augment`` commands.
 
 Each command parses its options, calls one library function, prints the result and writes the files; the options'
 names, defaults and types come from the config dataclasses (:class:`eval.score.ScoreConfig`,
@@ -76,7 +76,8 @@ def _to_stderr(message: str) -> None:
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def group(ctx: click.Context) -> None:
-    """Disentanglement scores: of a checkpoint (disentangle) or of any codes/factors arrays (score)."""
+    """Disentanglement scores: of a checkpoint (disentangle) or of any codes/factors arrays (score); MNIST
+    classifiers with generated digits labelled through Q's code (augment)."""
     if ctx.invoked_subcommand is None:  # bare `python -m eval`: the help, not a usage error
         click.echo(ctx.get_help())
 
@@ -169,3 +170,42 @@ def disentangle_command(out_dir: str | None, json_path: str | None, plots: bool,
         written = write_report(rep, out, json_path=json_path, plots=plots)
     click.echo(format_report(rep))
     click.echo(f"wrote {written[-1]}" + (f" and PNGs in {out}" if plots else "") + f"  ({rep['timing.total']:.1f} s)")
+
+
+@group.command("augment")
+@click.option("--ckpt", required=True, help="MNIST InfoGAN checkpoint with a 10-valued categorical code.")
+@click.option("--out", "out_dir", default=None,
+              help="Folder for augment.json and augment.png [default: <ckpt dir>/augment].")
+@click.option("--n-labelled", default="10,100,1000", show_default=True,
+              help="Comma-separated numbers of labelled images.")
+@click.option("--seeds", default=5, show_default=True, help="Seeds 0..S-1: which images are drawn, classifier init.")
+@click.option("--n-generated", default=10_000, show_default=True, help="Generated images added in the second arm.")
+@click.option("--steps", default=1000, show_default=True, help="Adam steps of every classifier (both arms).")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", default=2e-3, show_default=True, help="Peak of the one-cycle learning rate.")
+@click.option("--n-test", default=None, type=int, help="Score on the first N test images [default: all 10,000].")
+@click.option("--data-dir", default=None, help="MNIST directory (default $BASICPROP_MNIST_DIR).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or mps.")
+@click.option("--threads", default=0, show_default=True, help="torch.set_num_threads (0: torch's choice).")
+def augment_command(ckpt, out_dir, n_labelled, threads, **options) -> None:
+    """Digit classifiers on n labelled MNIST images, alone and with generated images labelled through Q's code."""
+    import time
+
+    import torch
+
+    from eval.semisupervised import augmentation_experiment, format_table, plot_augmentation
+
+    try:
+        ns = [int(t) for t in n_labelled.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--n-labelled takes comma-separated numbers, got {n_labelled!r}") from None
+    if threads > 0:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    result = augmentation_experiment(ckpt, n_labelled=ns, log=_to_stderr, **options)
+    out = Path(out_dir) if out_dir else Path(ckpt).parent / "augment"
+    with output_folder(out):
+        files.write_json(out / "augment.json", files.jsonable(result))
+        plot_augmentation(result, out / "augment.png")
+    click.echo(format_table(result))
+    click.echo(f"wrote {out / 'augment.json'} and {out / 'augment.png'}  ({time.perf_counter() - start:.0f} s)")
