@@ -83,11 +83,14 @@ def make(kind, out, fmt, n_train, n_test, seed, fg_noise, bg_noise, params, forc
 @click.option("--samples", type=int, default=None,
               help="Rows of examples per combination (default 1; 4 or 8 for one-factor data).")
 @click.option("--scale", type=int, default=2, show_default=True, help="Pixels per image pixel.")
+@click.option("--labels/--no-labels", default=None,
+              help="Frame the grid with the factor values of its rows and columns. "
+                   "[default: on at --scale 2 and above; --scale 1 is the bare grid, pixel for pixel]")
 @noise_options
 @click.option("--data-dir", type=click.Path(), default=None, help="MNIST directory (else $BASICPROP_MNIST_DIR).")
 @click.option("--force", is_flag=True, help="Overwrite an existing PNG.")
-def preview(source, out, split, seed, samples, scale, fg_noise, bg_noise, params, data_dir, force):
-    """Write a PNG grid of SOURCE ordered by factor values.
+def preview(source, out, split, seed, samples, scale, labels, fg_noise, bg_noise, params, data_dir, force):
+    """Write a PNG grid of SOURCE ordered by factor values, each row and column labelled with them.
 
     SOURCE: a kind (line, rectangles, ...; one cell per factor combination), a dataset name (basicprop-<kind>,
     mnist) or a file/IDX folder written by 'basicprop make'.
@@ -95,7 +98,7 @@ def preview(source, out, split, seed, samples, scale, fg_noise, bg_noise, params
     from basicprop.preview import write_preview
 
     path = write_preview(source, out, split=split, seed=seed, samples=samples, scale=scale, force=force,
-                         data_dir=data_dir, kind_params=kind_params(fg_noise, bg_noise, params))
+                         data_dir=data_dir, kind_params=kind_params(fg_noise, bg_noise, params), labels=labels)
     click.echo(f"wrote {path}")
 
 

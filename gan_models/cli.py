@@ -222,16 +222,22 @@ def _config(preset, cat, sets, resume, options) -> TrainConfig:
               help="Draw the table of categorical code 0 (rows) against categorical code I (columns) instead.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the latent draws.")
 @click.option("--scale", default=2, show_default=True, type=click.IntRange(min=1), help="Pixel upscaling of the PNG.")
+@click.option("--labels/--no-labels", default=None,
+              help="Frame the grid with the code values of its rows and columns and a title. "
+                   "[default: on at --scale 2 and above; --scale 1 is the bare grid, pixel for pixel]")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, device):
-    """Draw a sample grid (or a latent traversal) from a checkpoint."""
+def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, labels, device):
+    """Draw a sample grid (or a latent traversal) from a checkpoint.
+
+    Rows hold the values of the first categorical code (C-InfoGAN: the label y), row r the value r mod its size;
+    a traversal's columns hold the swept values."""
     import torch
 
-    from basicprop.images import GRID_PAD, image_grid, write_png
+    from basicprop.images import GRID_PAD, write_png
 
     from .checkpoint import load_checkpoint
     from .device import ensure_fits
-    from .latent import traversal_latent
+    from .grids import draw, samples_grid, traversal_grid
 
     if traverse is not None and traverse_cat is not None:
         raise ValueError("give --traverse or --traverse-cat, not both")
@@ -241,18 +247,20 @@ def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, devi
         if not 1 <= traverse_cat < len(m.spec.cat):
             raise ValueError(f"--traverse-cat {traverse_cat}: needs 1 <= I < {len(m.spec.cat)} "
                              f"(the model has {len(m.spec.cat)} categorical code(s))")
-        lat, rows, cols = traversal_latent(m.spec, gen, cat_cols=traverse_cat)
+        grid = traversal_grid(m.spec, gen, cat_cols=traverse_cat)
     elif traverse is not None:
         if not 0 <= traverse < m.spec.cont:
             raise ValueError(f"--traverse {traverse}: the model has {m.spec.cont} continuous code(s)")
-        lat, rows, cols = traversal_latent(m.spec, gen, cont_index=traverse, n_cols=cols,
-                                           rows="y" if m.spec.cond else "cat0")
+        grid = traversal_grid(m.spec, gen, cont_index=traverse, n_cols=cols)
     else:
         rows = -(-n // cols)
-        lat = m.sample_latent(rows * cols, gen)
+        ensure_fits(rows * cols * 4 * (m.spec.input_dim + 28 * 28), gen.device, f"{rows * cols} samples")
+        grid = samples_grid(m.spec, gen, rows, cols)
+    rows, cols = grid.n_rows, grid.n_cols
     ensure_fits(2 * rows * cols * (28 + GRID_PAD) ** 2 * scale ** 2, torch.device("cpu"),
                 f"a grid of {rows}x{cols} samples at --scale {scale}")
-    path = write_png(image_grid(m.generate(lat), rows, cols, scale=scale), out)
+    labels = scale >= 2 if labels is None else labels
+    path = write_png(draw(m.generate, grid, title=f"{grid.title}, step {m.step}", scale=scale, labels=labels), out)
     click.echo(f"wrote {path} ({rows}x{cols})")
 
 
