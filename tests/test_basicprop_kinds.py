@@ -9,7 +9,7 @@ from scipy import stats
 
 from basicprop import KIND_NAMES, get_kind
 from basicprop.generate import balanced_factors
-from basicprop.noise import PixelMap
+from basicprop.noise import GROUPED_MIN, NoiseTable, high_product
 
 
 def clean(name, **params):
@@ -163,19 +163,68 @@ def test_custom_and_extreme_ranges():
     assert set(np.unique(const.render([[3]], np.random.default_rng(0)))) == {0, 200}
 
 
-def test_pixelmap_rejection_keeps_values_in_range():
-    pm = PixelMap([(0, 1), (0, 200), (10, 13)])  # widths that leave incomplete blocks
-    codes = pm.shift(np.tile(np.array([0, 1, 2], np.uint8), (5000, 1))[:, :, None])
-    out = pm.apply(codes, np.arange(5000), np.random.default_rng(0))
+def test_noise_table_values_in_range_on_both_paths():
+    ranges = [(0, 1), (0, 200), (10, 13), (241, 256)]  # 2**16 % 241 = 225: rejections every few hundred draws
+    dense = NoiseTable(np.tile(np.array([0, 1, 2, 3], np.uint8), (1, 50, 1)), ranges)  # every pixel noisy
+    out = dense.render(np.zeros(500, np.int64), np.random.default_rng(0)).reshape(-1, 4)
     assert (out[:, 0] == 0).all() and out[:, 1].max() == 199 and set(np.unique(out[:, 2])) == {10, 11, 12}
+    assert out[:, 3].min() == 241 and out[:, 3].max() == 255
+    table = np.zeros((3, 4, 8), np.uint8)
+    table[1, 0, :3], table[2, 1] = 1, 3  # one noisy pixel in eight at most: drawn combination by combination
+    sparse = NoiseTable(table, ranges)
+    index = np.arange(3000) % 3
+    images = sparse.render(index, np.random.default_rng(1))
+    assert sparse.sparse and len(index) >= GROUPED_MIN * 3
+    np.testing.assert_array_equal(images[index == 0], 0)
+    assert (images[index == 1][:, 0, :3] < 200).all() and not images[index == 1][:, 1:].any()
+    assert set(np.unique(images[index == 2][:, 1])) == set(range(241, 256)) and not images[index == 2][:, 2:].any()
 
 
-def test_pixelmap_is_exactly_uniform_where_modulo_would_be_biased():
-    # 3 code bits leave 13 random bits: 8192 % 255 = 32, so a bare modulo would favour 0..31 by 3 %
-    pm = PixelMap([(0, 1), (0, 255), (0, 1), (0, 1), (0, 1)])
-    out = pm.apply(pm.shift(np.ones((1, 28, 28), np.uint8)), np.zeros(5000, np.int64), np.random.default_rng(0))
-    counts = np.bincount(out.ravel(), minlength=256)
-    assert counts[255] == 0 and stats.chisquare(counts[:255]).pvalue > 1e-3
+def test_mulhi_with_rejection_is_exactly_uniform():
+    # every 16-bit r once: the accepted r map to each of 0..w-1 exactly 2**16 // w times
+    r = np.arange(1 << 16)
+    for w in (1, 2, 3, 60, 90, 241, 255, 256):
+        values = high_product(r.astype(np.uint16), np.uint16(w))
+        np.testing.assert_array_equal(values, r * w >> 16)
+        accepted = (r * w) % (1 << 16) >= (1 << 16) % w
+        assert (np.bincount(values[accepted], minlength=w) == (1 << 16) // w).all(), w
+
+
+class ScriptedBits:
+    """A generator whose bit stream is given: every 16-bit value once, in order, then ``tail`` (redraws)."""
+
+    def __init__(self, tail):
+        self.values = np.concatenate([np.arange(1 << 16), tail]).astype("<u2")
+        self.bit_generator, self.used = self, 0
+
+    def random_raw(self, n):
+        words = self.values[4 * self.used:4 * (self.used + n)].view("<u8")
+        self.used += n
+        assert words.size == n, "drew past the script"
+        return words
+
+
+@pytest.mark.parametrize("w", [90, 241])
+def test_rejected_draws_are_redrawn_in_order(w):
+    # one image of 65,536 noisy pixels, so pixel i gets first draw i; the redraws follow, rounds in pixel order
+    table = np.ones((1, 256, 256), np.uint8)
+    tail = (np.arange(4000) * 7919 + 12345) % (1 << 16)
+    out = NoiseTable(table, [(0, 1), (5, 5 + w)]).render(np.zeros(1, np.int64), ScriptedBits(tail)).reshape(-1)
+    # the reference, one value at a time
+    rejects = lambda v: (v * w) % (1 << 16) < (1 << 16) % w  # noqa: E731
+    final = list(range(1 << 16))
+    todo, used = [i for i in range(1 << 16) if rejects(i)], 0
+    assert len(todo) == (1 << 16) % w
+    rounds = 0
+    while todo:  # a round takes whole 64-bit words: the unused 16-bit values of its last word are dropped
+        for k, i in enumerate(todo):
+            final[i] = int(tail[used + k])
+        used += -(-len(todo) // 4) * 4
+        todo, rounds = [i for i in todo if rejects(final[i])], rounds + 1
+    assert rounds >= (2 if w == 241 else 1)
+    np.testing.assert_array_equal(out, 5 + (np.array(final) * w >> 16))
+    first_accepted = ~rejects(np.arange(1 << 16))
+    assert (np.bincount(out[first_accepted] - 5, minlength=w) == (1 << 16) // w).all()
 
 
 @pytest.mark.parametrize("bad", [(100, 100), (200, 100), (-1, 10), (0, 300), (1.5, 10), "abc", (1, 2, 3)])

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from basicprop.noise import DEFAULT_BG_NOISE, DEFAULT_FG_NOISE, INK, PixelMap, check_range
+from basicprop.noise import DEFAULT_BG_NOISE, DEFAULT_FG_NOISE, INK, NoiseTable, check_range
 
 SIZE = 28  # images are SIZE x SIZE, like MNIST
 
@@ -127,10 +127,7 @@ class Kind:
     # ------------------------------------------------------------------------------------------- rendering
     def render(self, factors, rng: np.random.Generator) -> np.ndarray:
         """(n, K) factor indices -> (n, 28, 28) uint8 images; noise is drawn from ``rng``."""
-        index = self.labels(factors)
-        if self._pixels.constant:  # no noise: one gather
-            return self._clean_images[index]
-        return self._pixels.apply(self._shifted_table, index, rng)
+        return self._noise.render(self.labels(factors), rng)
 
     def ink(self, factors) -> np.ndarray:
         """(n, K) factor indices -> (n, 28, 28) uint8 ink codes (0 background, 1..L ink level), no noise."""
@@ -148,8 +145,9 @@ class Kind:
         table.setflags(write=False)
         return table
 
-    @functools.cached_property
-    def _pixels(self) -> PixelMap:
+    @property
+    def pixel_ranges(self) -> tuple[tuple[int, int], ...]:
+        """Half-open pixel range ``(low, high)`` of every ink code: background first, then each ink level."""
         ranges = [(0, 1) if self.bg_noise is None else self.bg_noise]
         for scale in self.ink_scales:
             if self.fg_noise is None:
@@ -159,16 +157,11 @@ class Kind:
                 low = int(round(self.fg_noise[0] * scale))
                 high = max(low + 1, int(round(self.fg_noise[1] * scale)))
                 ranges.append((low, high))
-        return PixelMap(ranges)
+        return tuple(ranges)
 
     @functools.cached_property
-    def _clean_images(self) -> np.ndarray:
-        """(C, 28, 28) uint8 pixels of every combination when no range is noisy."""
-        return self._pixels.values[self._table]
-
-    @functools.cached_property
-    def _shifted_table(self) -> np.ndarray:
-        return self._pixels.shift(self._table)
+    def _noise(self) -> NoiseTable:
+        return NoiseTable(self._table, self.pixel_ranges)
 
 
 def _check_count(n) -> int:
