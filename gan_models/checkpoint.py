@@ -14,19 +14,23 @@ Layout of ``ckpt.pt`` (every value is a tensor or plain JSON-able python data, s
     rng               {"train": state of the training torch.Generator, "device": its device type}
     metrics           dict, the last training-time metrics (Q on real images, ...)
 
-Checkpoints written before ``data_fingerprint`` existed load and resume without the data check.
+A weights-only file (``best.pt``, ``export_weights``) lacks ``optims`` and ``rng`` and has ``weights_only: True``:
+it samples and scores (``load_checkpoint``) but does not resume. Checkpoints written before ``data_fingerprint``
+existed load and resume without the data check. ``keep_previous`` keeps earlier checkpoints as ``ckpt_<step>.pt``.
 """
 from __future__ import annotations
 
 import io
 import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from basicprop.files import write_bytes
+from basicprop.files import atomic_path, write_bytes
 
 from .config import TrainConfig, check_resumable, validate
 from .device import ensure_fits, resolve_device
@@ -35,8 +39,10 @@ from .nets import QOut
 
 CHECKPOINT_FORMAT = 1
 CKPT_NAME = "ckpt.pt"
+BEST_NAME = "best.pt"
 LOAD_KEYS = ("config", "spec", "dataset_meta", "step", "model")     # what evaluation needs
 RESUME_KEYS = LOAD_KEYS + ("optims", "rng")                        # and what resuming needs besides
+_KEPT = re.compile(r"ckpt_(\d{6,})\.pt")
 
 
 def all_finite(module: torch.nn.Module) -> bool:
@@ -53,6 +59,37 @@ def checkpoint_state(config: dict, spec: CodeSpec, dataset_meta: dict, data_fing
             "data_fingerprint": data_fingerprint, "step": step, "model": model.state_dict(),
             "optims": {k: o.state_dict() for k, o in optims.items()},
             "rng": {"train": generator.get_state(), "device": generator.device.type}, "metrics": metrics}
+
+
+def weights_only(state: dict) -> dict:
+    """``state`` without what only resuming needs (the optimiser states and the training generator)."""
+    return {**{k: v for k, v in state.items() if k not in ("optims", "rng")}, "weights_only": True}
+
+
+def export_weights(src: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write the weights-only form of checkpoint ``src`` to ``out`` (atomically): what ``load_checkpoint`` needs
+    to sample and score (G, D and Q weights and buffers, spec, config, dataset meta, fingerprint, step, metrics),
+    without the optimiser state. ValueError when ``src`` is not a checkpoint or ``out`` is ``src`` itself."""
+    src, out = Path(src), Path(out)
+    state = read_checkpoint(src)
+    if out.exists() and out.resolve() == src.resolve():
+        raise ValueError(f"--out {out} is the checkpoint itself; write the weights to another file")
+    return save_checkpoint(out, weights_only(state))
+
+
+def keep_previous(path: Path, step: int, n: int) -> None:
+    """Keep the checkpoint at ``path`` (of ``step``) as ``ckpt_<step:06d>.pt`` beside it before it is replaced,
+    and remove the older ``ckpt_*.pt`` beyond the ``n`` of the highest steps (``n = 0``: remove them all)."""
+    if n > 0:
+        with atomic_path(path.parent / f"ckpt_{step:06d}.pt", durable=True) as tmp:
+            tmp.unlink()
+            try:
+                os.link(path, tmp)              # the same bytes at no cost: ckpt.pt is replaced, never rewritten
+            except OSError:
+                shutil.copyfile(path, tmp)
+    kept = sorted((int(m.group(1)), p) for p in path.parent.iterdir() if (m := _KEPT.fullmatch(p.name)))
+    for _, old in kept[:max(len(kept) - n, 0)]:
+        old.unlink(missing_ok=True)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
@@ -85,6 +122,9 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu", *, need: tuple[
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a gan_models checkpoint (format {CHECKPOINT_FORMAT})")
     missing = [k for k in need if k not in state]
+    if missing and state.get("weights_only"):
+        raise ValueError(f"{path} holds weights only (no optimiser state): it samples and scores but cannot resume "
+                         f"training; resume from the run's full {CKPT_NAME}")
     if missing:
         raise ValueError(f"checkpoint {path} is incomplete: it lacks {missing}")
     return state

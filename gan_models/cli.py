@@ -1,4 +1,4 @@
-"""Click commands ``train`` and ``sample``; mounted into the top-level ``cli.py`` group.
+"""Click commands ``train``, ``sample``, ``plot`` and ``export``; mounted into the top-level ``cli.py`` group.
 
 Defaults come from ``TrainConfig`` and the chosen ``--preset``: an option given on the command line overrides
 them, an option left out keeps them. ``--set KEY=VALUE`` reaches every other config field.
@@ -154,6 +154,11 @@ class Progress:
 @_opt("--log-every", key="log_every", help="Steps between log records.")
 @_opt("--ckpt-every", key="ckpt_every", help="Steps between checkpoints.")
 @_opt("--threads", key="threads", help="torch.set_num_threads (0: torch's choice).")
+@_opt("--keep", key="keep", type=click.IntRange(min=1),
+      help="Checkpoints kept: ckpt.pt and the N-1 before it as ckpt_<step>.pt.")
+@click.option("--tensorboard/--no-tensorboard", default=None,
+              help="Also write TensorBoard event files under <out>/tb/ (pip install 'basicprop[tensorboard]'). "
+                   f"[default: {'on' if _D.tensorboard else 'off'}]")
 @click.option("--progress/--no-progress", default=None,
               help=f"Show a progress bar. [default: {'on' if _D.progress else 'off'}]")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -264,4 +269,29 @@ def sample_command(ckpt, out, n, cols, traverse, traverse_cat, seed, scale, labe
     click.echo(f"wrote {path} ({rows}x{cols})")
 
 
-commands = [train_command, sample_command]
+@click.command("plot")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", default="curves.png", show_default=True, type=click.Path(dir_okay=False),
+              help="PNG to write.")
+def plot_command(runs, out):
+    """Training curves of one or more run directories in one PNG (each run labelled by its directory's name)."""
+    from .curves import plot_curves, read_runs, save_figure
+
+    path = save_figure(plot_curves(read_runs(runs)), out)
+    click.echo(f"wrote {path} ({len(runs)} run{'s' if len(runs) > 1 else ''})")
+
+
+@click.command("export")
+@click.argument("ckpt", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Weights-only file to write.")
+def export_command(ckpt, out):
+    """Write a checkpoint's weights without the optimiser state: samples and scores like it, cannot resume."""
+    from basicprop.resources import human_bytes
+
+    from .checkpoint import export_weights
+
+    path = export_weights(ckpt, out)
+    click.echo(f"wrote {path} ({human_bytes(path.stat().st_size)}; {ckpt}: {human_bytes(Path(ckpt).stat().st_size)})")
+
+
+commands = [train_command, sample_command, plot_command, export_command]

@@ -64,6 +64,8 @@ class TrainConfig:
     eval_size: int = 5000               # real images used for the Q-accuracy check
     threads: int = 0                    # the command line's torch.set_num_threads when > 0 (CPU); 0: torch's choice
     progress: bool = True               # the command line's progress bar
+    keep: int = 1                       # checkpoints kept: ckpt.pt and the N-1 before it as ckpt_<step>.pt
+    tensorboard: bool = False           # also write every log record as TensorBoard scalars under <out>/tb/
     preset: str | None = None           # name of the preset this config came from (informational)
 
     def to_dict(self) -> dict:
@@ -85,7 +87,7 @@ class TrainConfig:
 
 # Fields that may differ between a checkpoint and the config that resumes it.
 RESUMABLE_CHANGES = ("epochs", "steps", "device", "out", "log_every", "ckpt_every", "eval_every", "eval_size",
-                     "threads", "progress", "data_dir")
+                     "threads", "progress", "data_dir", "keep", "tensorboard")
 
 # The study's experiment table (Evtimova & Drozdov) and this project's tuned settings.
 PRESETS: dict[str, dict] = {
@@ -165,6 +167,7 @@ def validate(cfg: TrainConfig) -> None:
         need(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
     need(cfg.eval_every >= 0 and cfg.eval_size >= 0, "eval_every and eval_size must be >= 0")
     need(cfg.threads >= 0, f"threads must be >= 0 (0: torch's choice), got {cfg.threads}")
+    need(cfg.keep >= 1, f"keep (checkpoints kept) must be >= 1, got {cfg.keep}")
     need(cfg.condition is None or cfg.model == "cinfogan", "condition is only used by --model cinfogan")
     need(bool(cfg.out), "out (the run directory) must be set")
     need(cfg.kind_params is None or (isinstance(cfg.kind_params, dict) and cfg.dataset.startswith("basicprop-")),

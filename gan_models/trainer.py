@@ -4,10 +4,14 @@
     ckpt = train(make_config("infogan", dataset="basicprop-line", epochs=1, out="runs/line"))
 
 A run directory is one run's: ``train`` holds its lock (``.lock``) from start to end, so a second process on the same
-directory is refused, and removes temp files left by a killed run. It holds ``config.json``, ``log.jsonl`` (a
-``start`` record per start, one record per ``log_every`` steps, ``eval`` records), ``samples_XXXXXX.png``,
-``traverse_contJ_XXXXXX.png`` and (two categorical codes) ``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` and, at the
-end, ``metrics.json``; every file is written atomically (``basicprop.files``). The whole dataset lives on the device
+directory is refused, and removes temp files left by a killed run. It holds ``config.json``, ``log.jsonl`` (each
+record has a ``kind``: ``start`` per start, ``train`` per ``log_every`` steps, ``eval``, ``diverged``),
+``curves.png`` (redrawn at each evaluation), ``samples_XXXXXX.png``, ``traverse_contJ_XXXXXX.png`` and (two
+categorical codes) ``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` (with ``keep`` > 1 also the checkpoints before it
+as ``ckpt_XXXXXX.pt``), ``best.pt`` (weights only, at the best evaluation by the monitored accuracy: the first
+``acc/<factor>`` of ``score_codes``) and, at the end, ``metrics.json`` (with ``best/step`` and ``best/acc/<factor>``);
+with ``tensorboard``, event files under ``tb/``. Every file but the event files is written atomically
+(``basicprop.files``). The whole dataset lives on the device
 as one uint8 tensor; batches are drawn with replacement by a seeded ``torch.Generator`` whose state is checkpointed,
 so a resumed run is bit-identical to an uninterrupted one. Losses stay on the device between log intervals (no
 per-step host sync).
@@ -18,6 +22,7 @@ before the first step): when it answers True the run is saved at that boundary a
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -31,15 +36,17 @@ import torch
 from basicprop.files import folder_lock, remove_temps, write_json, write_text
 
 from . import losses
-from .checkpoint import (CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict, checkpoint_state,
-                         count_parameters, load_optimizers, read_checkpoint, restore_generator, save_checkpoint)
+from .checkpoint import (BEST_NAME, CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict,
+                         checkpoint_state, count_parameters, keep_previous, load_optimizers, read_checkpoint,
+                         restore_generator, save_checkpoint, weights_only)
 from .config import TrainConfig, check_resumable, validate
+from .curves import LOG_NAME, record_kind, write_curves
 from .grids import save_grids
 from .device import ensure_fits, resolve_device
 from .infogan import Batch
 from .latent import CodeSpec
 
-LOG_NAME = "log.jsonl"
+TB_DIR = "tb"
 ScoreCodes = Callable[[np.ndarray, np.ndarray, tuple], dict]   # (codes (N, C), factors (N, K), names) -> metrics
 
 
@@ -145,6 +152,63 @@ class RunLog:
             self.callback(record)
 
 
+TENSORBOARD_HINT = "pip install 'basicprop[tensorboard]'"
+
+
+def check_tensorboard() -> None:
+    """ValueError telling how to install it when torch's TensorBoard writer cannot be imported."""
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        raise ValueError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_HINT}") from None
+
+
+class TensorBoardLog:
+    """Every ``train`` and ``eval`` record as TensorBoard scalars (tag: the record's key) at the record's step.
+
+    Event files are streams, not written atomically. ``purge_step`` (resume) hides the events a killed run wrote
+    after its last checkpoint, as ``RunLog`` drops their records.
+    """
+
+    SKIP = ("step", "epoch", "time", "kind", "event")
+
+    def __init__(self, folder: Path, purge_step: int | None = None):
+        from torch.utils.tensorboard import SummaryWriter
+        self.writer = SummaryWriter(str(folder), purge_step=purge_step)
+
+    def __call__(self, record: dict) -> None:
+        if record_kind(record) not in ("train", "eval"):
+            return
+        for k, v in record.items():
+            if k not in self.SKIP and isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.writer.add_scalar(k, v, record["step"])
+        if record_kind(record) == "eval":
+            self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def log_sink(out: Path, cfg: TrainConfig, resume_step: int | None, log, closing: contextlib.ExitStack):
+    """``log`` and, with ``cfg.tensorboard``, a TensorBoardLog closed by ``closing``: one callback for RunLog."""
+    if not cfg.tensorboard:
+        return log
+    tb = TensorBoardLog(out / TB_DIR, None if resume_step is None else resume_step + 1)
+    closing.callback(tb.close)
+    if log is None:
+        return tb
+
+    def both(record: dict) -> None:
+        tb(record)
+        log(record)
+    return both
+
+
+def monitored_key(metrics: dict) -> str | None:
+    """The accuracy best.pt follows: the first ``acc/<factor>`` key in ``metrics`` (None: no accuracy)."""
+    return next((k for k in metrics if k.startswith("acc/") and k.count("/") == 1), None)
+
+
 @torch.no_grad()
 def q_metrics(model, data: Data, eval_idx: np.ndarray, device: torch.device,
               score_codes: ScoreCodes | None = None) -> dict[str, float]:
@@ -183,10 +247,28 @@ class Run:
     saved_step: int | None = None         # step of the last good checkpoint written or resumed from
     rng_continued: bool = True            # False: resumed on another device type, the generator was reseeded
 
+    def state(self) -> dict:
+        return checkpoint_state(self.cfg.to_dict(), self.spec, self.data.meta, self.data.fingerprint, self.step,
+                                self.model, self.optims, self.gen, self.metrics)
+
     def save(self, path: Path) -> None:
-        save_checkpoint(path, checkpoint_state(self.cfg.to_dict(), self.spec, self.data.meta, self.data.fingerprint,
-                                               self.step, self.model, self.optims, self.gen, self.metrics))
+        """Write the checkpoint; with ``keep`` > 1 the one it replaces stays as ``ckpt_<step>.pt``."""
+        if self.cfg.keep > 1 and self.saved_step not in (None, self.step) and path.is_file():
+            keep_previous(path, self.saved_step, self.cfg.keep - 1)
+        save_checkpoint(path, self.state())
         self.saved_step = self.step
+
+    def save_best(self, path: Path) -> None:
+        """After an evaluation: when the monitored accuracy beats ``best/<key>``, write the weights only to
+        ``path`` and record ``best/step`` and ``best/<key>`` in the metrics (they ride along to the next one)."""
+        key = monitored_key(self.metrics)
+        if key is None or self.metrics[key] is None:
+            return
+        if f"best/{key}" in self.metrics and self.metrics[key] <= self.metrics[f"best/{key}"]:
+            return
+        self.metrics = {k: v for k, v in self.metrics.items() if not k.startswith("best/")}
+        self.metrics.update({"best/step": self.step, f"best/{key}": self.metrics[key]})
+        save_checkpoint(path, weights_only(self.state()))
 
 
 def start_run(cfg: TrainConfig, device: torch.device, ckpt_path: Path, resume: bool) -> Run:
@@ -215,8 +297,21 @@ def start_run(cfg: TrainConfig, device: torch.device, ckpt_path: Path, resume: b
         run.step = run.saved_step = int(state["step"])
         run.metrics = dict(state.get("metrics") or {})
         run.rng_continued = restore_generator(run.gen, state["rng"], cfg.seed, run.step)
+        check_best(run, ckpt_path.parent / BEST_NAME)
     model.train()
     return run
+
+
+def check_best(run: Run, path: Path) -> None:
+    """On resume: keep the best the checkpoint recorded only if ``best.pt`` still holds it. A best.pt written
+    after the checkpoint (by a killed run) is removed, and the next evaluation starts the tracking again."""
+    if "best/step" not in run.metrics:
+        return
+    best_step = read_checkpoint(path)["step"] if path.is_file() else None
+    if best_step != run.metrics["best/step"]:
+        if best_step is not None and best_step > run.step:
+            path.unlink()
+        run.metrics = {k: v for k, v in run.metrics.items() if not k.startswith("best/")}
 
 
 class Meter:
@@ -249,7 +344,7 @@ def check_finite(run: Run, meter: Meter, weights: bool, total: int, ckpt_path: P
     at, cfg = bad if bad >= 0 else run.step, run.cfg
     where = (f"the last good checkpoint is {ckpt_path} (step {run.saved_step})" if run.saved_step is not None
              else "no checkpoint was written before it")
-    log.write({"event": "diverged", "step": at})
+    log.write({"event": "diverged", "kind": "diverged", "step": at})
     raise TrainingDiverged(
         f"non-finite loss at step {at} of {cfg.out}: training stopped and nothing was saved; {where}. "
         f"Remedies: instance noise (--instance-noise 0.1 --instance-noise-steps {max(total // 2, 1)}), "
@@ -278,10 +373,12 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
     """
     cfg = config
     validate(cfg)
+    if cfg.tensorboard:
+        check_tensorboard()
     device = resolve_device(cfg.device)
     out = Path(cfg.out)
     ckpt_path = out / CKPT_NAME
-    with folder_lock(out, "run directory"):
+    with folder_lock(out, "run directory"), contextlib.ExitStack() as closing:
         remove_temps(out)
         run = start_run(cfg, device, ckpt_path, resume)
         n_data = run.data.images.shape[0]
@@ -289,8 +386,10 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
         eval_idx = np.random.default_rng(0).permutation(n_data)[:cfg.eval_size]
         write_json(out / "config.json", {"config": cfg.to_dict(), "spec": run.spec.to_dict(),
                                          "dataset_meta": run.data.meta}, indent=2)
-        runlog = RunLog(out / LOG_NAME, log, keep_until=run.step if resume else None)
-        runlog.write({"event": "start", "step": run.step, "total": total, "rng_continued": run.rng_continued})
+        runlog = RunLog(out / LOG_NAME, log_sink(out, cfg, run.step if resume else None, log, closing),
+                        keep_until=run.step if resume else None)
+        runlog.write({"event": "start", "kind": "start", "step": run.step, "total": total,
+                      "rng_continued": run.rng_continued})
         meter, t_last, step_last = Meter(device), time.time(), run.step
         while run.step < total:
             if should_stop is not None and should_stop():
@@ -311,16 +410,20 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
             check_finite(run, meter, due_ckpt, total, ckpt_path, runlog)
             if due_log:
                 now = time.time()
-                runlog.write({"step": run.step, "epoch": run.step / steps_per_epoch, **meter.means(),
-                              "noise_std": instance_noise_std(cfg, run.step),
+                runlog.write({"kind": "train", "step": run.step, "epoch": run.step / steps_per_epoch,
+                              **meter.means(), "noise_std": instance_noise_std(cfg, run.step),
                               "img_per_s": (run.step - step_last) * cfg.batch_size / max(now - t_last, 1e-9),
                               "time": now})
                 t_last, step_last = now, run.step
             if due_eval:
+                best = {k: v for k, v in run.metrics.items() if k.startswith("best/")}
                 run.metrics = {"step": run.step, "epoch": run.step / steps_per_epoch,
                                **q_metrics(run.model, run.data, eval_idx, device, score_codes)}
-                runlog.write({"event": "eval", **run.metrics})
+                runlog.write({"event": "eval", "kind": "eval", **run.metrics})
                 save_grids(run.model, out, f"{run.step:06d}", cfg.seed + 12345, device)
+                run.metrics.update(best)
+                run.save_best(out / BEST_NAME)
+                write_curves(out)
             if due_ckpt:
                 run.save(ckpt_path)
         write_json(out / "metrics.json", run.metrics, indent=2)

@@ -52,7 +52,7 @@ def test_same_seed_same_weights_and_resume_is_exact(tmp_path):
     assert {"ckpt.pt", "config.json", "log.jsonl", "metrics.json", "samples_000006.png",
             "traverse_cont0_000006.png", "traverse_cont1_000006.png"} <= names
     records = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    assert records[0] == {"event": "start", "step": 0, "total": 6, "rng_continued": True}
+    assert records[0] == {"event": "start", "kind": "start", "step": 0, "total": 6, "rng_continued": True}
     steps = [r for r in records if "loss/d" in r]
     assert [r["step"] for r in steps] == [2, 4, 6]
     assert {"loss/d", "loss/g", "loss/info", "d/real", "d/fake", "mi/cat0", "mi/cont0", "mi/cont1"} <= set(steps[0])
