@@ -11,10 +11,9 @@ categorical codes) ``traverse_cat1_XXXXXX.png`` grids, ``ckpt.pt`` (with ``keep`
 as ``ckpt_XXXXXX.pt``), ``best.pt`` (weights only, at the best evaluation by the monitored accuracy: the first
 ``acc/<factor>`` of ``score_codes``) and, at the end, ``metrics.json`` (with ``best/step`` and ``best/acc/<factor>``);
 with ``tensorboard``, event files under ``tb/``. Every file but the event files is written atomically
-(``basicprop.files``). The whole dataset lives on the device
-as one uint8 tensor; batches are drawn with replacement by a seeded ``torch.Generator`` whose state is checkpointed,
-so a resumed run is bit-identical to an uninterrupted one. Losses stay on the device between log intervals (no
-per-step host sync).
+(``basicprop.files``). The whole dataset lives on the device as one uint8 tensor; batches are drawn with replacement
+by a seeded ``torch.Generator`` whose state is checkpointed, so a resumed run is bit-identical to an uninterrupted
+one. Losses stay on the device between log intervals (no per-step host sync).
 
 Training does not depend on scoring: ``score_codes`` (the command line passes eval's Hungarian accuracy) scores Q's
 categories on real images; ``log`` sees every log record; ``should_stop`` is polled at every step boundary (from

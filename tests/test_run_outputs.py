@@ -3,6 +3,7 @@ TensorBoard scalars (tiny runs on basicprop-line)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 import cli
 from gan_models import load_checkpoint, make_config, resume_config, train
-from gan_models.checkpoint import RESUME_KEYS, read_checkpoint, save_checkpoint
+from gan_models.checkpoint import RESUME_KEYS, keep_previous, read_checkpoint, save_checkpoint
 from gan_models.curves import KINDS, plot_curves, read_log, record_kind
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -62,6 +63,22 @@ def test_keep_three_of_five_checkpoints_and_best_follows_the_accuracy(tmp_path):
     assert [(r["step"], r["acc/position"]) for r in records if r["kind"] == "eval"] == [(4, 0.5), (8, 0.7),
                                                                                         (10, 0.7)]
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_keep_previous_keeps_the_replaced_bytes_and_the_highest_steps(tmp_path, monkeypatch, link):
+    if not link:                                                    # a file system without hard links: a copy
+        monkeypatch.setattr("os.link", lambda *a: (_ for _ in ()).throw(OSError(1, "not permitted")))
+    ckpt = tmp_path / "ckpt.pt"
+    for step in (2, 4, 6, 8, 10):
+        if ckpt.exists():
+            keep_previous(ckpt, step - 2, 2)
+        (tmp_path / "new").write_bytes(f"step {step}".encode())
+        os.replace(tmp_path / "new", ckpt)                          # as save_checkpoint replaces it
+    kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert kept == {"ckpt.pt": b"step 10", "ckpt_000006.pt": b"step 6", "ckpt_000008.pt": b"step 8"}
+    keep_previous(ckpt, 10, 0)                                      # keep=1 after all: only ckpt.pt
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
 
 
 def test_best_survives_resume_and_a_best_written_after_the_checkpoint_is_dropped(tmp_path):
