@@ -9,7 +9,9 @@ function on disentanglement_lib-style ground-truth data.
 The checkpoint pipeline :func:`eval.disentangle.disentangle` (settings in :mod:`eval.config`, report keys in
 :mod:`eval.keys`) runs three steps, :mod:`eval.encoder_direction`, :mod:`eval.generator_direction` and
 :mod:`eval.traversal`, measuring generated images with :mod:`eval.measure` (pixel measurements) and
-:mod:`eval.factor_classifiers` (CNNs, their training and cache); it returns a dict and writes nothing:
+:mod:`eval.factor_classifiers` (CNNs, their training and cache), scores sample quality with
+:mod:`eval.sample_quality` (Fréchet distance, precision / recall / density / coverage in the classifiers'
+features), and scores the untrained network the same way beside the trained one; it returns a dict and writes nothing:
 :mod:`eval.report` prints tables and writes the JSON and pictures, called from :mod:`eval.cli`.
 
 ``eval`` is also a Python builtin: import ``from eval import mig`` inside the project and run

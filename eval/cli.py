@@ -146,6 +146,12 @@ def _disentangle_options(command):
         config_option(D, "mlp"),
         config_option(D, "traversal_bases", "Base latents per code sweep."),
         config_option(D, "traversal_steps", "Sweep values of a continuous code."),
+        config_option(D, "baseline", "Score the untrained network too (same architecture, seed and samples)."),
+        config_option(D, "quality", "Sample quality (Fréchet distance, precision / recall / density / coverage) in "
+                      "the factor classifiers' features."),
+        config_option(D, "quality_samples", "Real and generated images for sample quality (at most --n-samples)."),
+        config_option(D, "allow_other_factors", "Score on a --dataset whose factors differ from the checkpoint's "
+                      "training data."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -156,7 +162,7 @@ def _disentangle_options(command):
 @_disentangle_options
 def disentangle_command(out_dir: str | None, json_path: str | None, plots: bool, **options) -> None:
     """Score a checkpoint: Q on real images, G's codes on measured factors, traversals, C-InfoGAN fidelity."""
-    from eval.disentangle import check_memory, disentangle
+    from eval.disentangle import check_data, check_memory, disentangle
     from eval.report import format_report, write_report
     from gan_models import load_checkpoint
 
@@ -164,6 +170,7 @@ def disentangle_command(out_dir: str | None, json_path: str | None, plots: bool,
     validate(config)
     model = load_checkpoint(config.ckpt, device=config.device)   # a damaged file: ValueError
     check_memory(config, model.spec, model.dataset_meta.get("kind"))   # before the output folder is made
+    check_data(config, model)
     out = Path(out_dir) if out_dir else Path(config.ckpt).parent / "eval"
     with output_folder(out):
         rep = disentangle(config, model=model, log=_to_stderr)

@@ -44,6 +44,10 @@ class DisentangleConfig:
     traversal_steps: int = 10           # values of a continuous code in the sweep
     grid_bases: int = 2                 # rows per code in the traversal picture
     grid_columns: int = 10              # at most this many sweep values per row in the picture
+    baseline: bool = True               # score the untrained network too (same architecture, seed and samples)
+    quality: bool = True                # sample quality in the factor classifiers' features (trains them if needed)
+    quality_samples: int = 5_000        # real and generated images for sample quality, at most n_samples of each
+    allow_other_factors: bool = False   # score on real data whose factors differ from the training data's
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
 
@@ -65,6 +69,8 @@ def validate(config: DisentangleConfig) -> None:
         raise ValueError(f"--num-bins must be between 2 and --n-samples ({config.n_samples}), got {config.num_bins}")
     if config.dci_max_train is not None and config.dci_max_train < 2:
         raise ValueError(f"--dci-max-train must be at least 2, got {config.dci_max_train}")
+    if config.quality and config.quality_samples < 10:
+        raise ValueError(f"--quality-samples must be at least 10, got {config.quality_samples}")
     if config.grid_bases < 0 or config.grid_columns < 1:
         raise ValueError("the traversal picture needs grid_bases >= 0 and grid_columns >= 1")
     check_device(config.device)

@@ -41,11 +41,27 @@ def reference_scales(raw: np.ndarray, names, binned) -> dict[str, float]:
             for j, name in enumerate(names) if binned[j]}
 
 
-def encoder_direction(model, *, dataset: str | None, data_dir: str | None, n_samples: int, num_bins: int,
-                      score_config: ScoreConfig, rng: np.random.Generator) -> tuple[dict, dict[str, float]]:
-    """Score Q on real images -> (report entries ``enc.*``, :func:`reference_scales` for the traversal test)."""
+def check_factors(model, ds, allow_other: bool = False) -> None:
+    """Refuse real images whose factors (names and sizes) differ from those of the checkpoint's training data:
+    its codes would be scored against factors it never saw. ``allow_other`` lets it through."""
+    meta = model.dataset_meta
+    trained = (list(meta.get("factor_names") or []), [int(s) for s in meta.get("factor_sizes") or []])
+    scored = (list(ds.factor_names), [int(s) for s in ds.factor_sizes])
+    if allow_other or not trained[0] or trained == scored:
+        return
+    def text(names, sizes):
+        return ", ".join(f"{n} ({s})" for n, s in zip(names, sizes))
+    raise ValueError(f"{ds.name} has factors {text(*scored)} but the checkpoint was trained on "
+                     f"{meta.get('dataset')} with factors {text(*trained)}; pass --allow-other-factors to score "
+                     "it anyway")
+
+
+def encoder_direction(model, real, *, num_bins: int, score_config: ScoreConfig,
+                      rng: np.random.Generator) -> tuple[dict, dict[str, float]]:
+    """Score Q on the real images ``real = (dataset, images, factors)`` of :func:`load_real` -> (report entries
+    ``enc.*``, :func:`reference_scales` for the traversal test)."""
     spec, meta = model.spec, model.dataset_meta
-    ds, images, factors = load_real(model, dataset, data_dir, n_samples, rng)
+    ds, images, factors = real
     codes, code_names, discrete = q_codes(model.encode(images), spec)
     names = list(ds.factor_names)
     entries: dict = {}

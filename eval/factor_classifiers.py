@@ -56,10 +56,14 @@ class SmallCNN(nn.Module):
         self.fc1 = nn.Linear(w2 * 7 * 7, hidden, device=device)
         self.fc2 = nn.Linear(hidden, n_classes, device=device)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate layer: (n, hidden) activations after the ReLU, which the last layer reads."""
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+        return F.relu(self.fc1(x.flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.features(x))
 
 
 @torch.no_grad()
@@ -93,6 +97,14 @@ class FactorClassifier:
         out = [self.net(x[i:i + self.batch_size].to(self.device)).argmax(1).cpu()
                for i in range(0, len(x), self.batch_size)]
         return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
+
+    @torch.no_grad()
+    def features(self, images) -> np.ndarray:
+        """(n, 28, 28) uint8 -> (n, hidden) float32: the net's penultimate-layer activations."""
+        x = images_to_tensor(to_uint8(images))
+        out = [self.net.features(x[i:i + self.batch_size].to(self.device)).cpu()
+               for i in range(0, len(x), self.batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, self.net.fc1.out_features), np.float32)
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:

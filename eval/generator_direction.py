@@ -52,12 +52,17 @@ def cinfogan_entries(result: dict, measured: dict, y: np.ndarray, cond: str | No
     return entries
 
 
-def generator_direction(model, measurer: Measurer, layout, *, n_samples: int, num_bins: int,
-                        score_config: ScoreConfig, generator: torch.Generator, rng: np.random.Generator,
-                        log: Callable[[str], None]) -> dict:
-    """Score G's sampled codes on the factors measured on its images -> report entries ``gen.*`` (``cinfogan.*``)."""
+def generate(model, n_samples: int, generator: torch.Generator):
+    """``n_samples`` latents drawn with ``generator`` and their images -> (latent, (n, 28, 28) uint8 images)."""
     latent = model.sample_latent(n_samples, generator)
-    measured = measurer.measure(to_uint8(model.generate(latent)))
+    return latent, to_uint8(model.generate(latent))
+
+
+def generator_direction(model, measurer: Measurer, layout, latent, images: np.ndarray, *, num_bins: int,
+                        score_config: ScoreConfig, rng: np.random.Generator, log: Callable[[str], None]) -> dict:
+    """Score G's sampled codes ``latent`` on the factors measured on its ``images`` (from :func:`generate`) ->
+    report entries ``gen.*`` (``cinfogan.*``)."""
+    measured = measurer.measure(images)
     codes, discrete = latent_codes(latent, layout)
     factors, names, binned, raw = factor_matrix(measured, measurer, num_bins)
     result = score(codes, factors, rng=rng, discrete=discrete, config=replace(score_config, dci=False, probes=False),

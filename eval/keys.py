@@ -8,6 +8,8 @@ ENCODER = "enc."
 GENERATOR = "gen."
 TRAVERSAL = "trav."
 CINFOGAN = "cinfogan."
+QUALITY = "quality."           # sample quality (eval.sample_quality): quality.fd, quality.precision, ...
+UNTRAINED = "untrained."       # the same architecture at initialisation: untrained.enc.mig, untrained.quality.fd
 
 # encoder direction
 EXCLUDED_FACTOR = "excluded_factor"          # C-InfoGAN: the condition factor left out of this direction

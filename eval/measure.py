@@ -149,14 +149,7 @@ def build_measurer(meta: dict, *, use_classifiers: bool = True, config: Classifi
             raise ValueError(f"no analytic measurement of every factor for kind '{kind_name}'; "
                              "use the factor classifiers (--measure classifier)")
         return Measurer(discrete_analytic + continuous, [])
-    if kind_name == "mnist":
-        clfs = [mnist_classifier(data_dir=data_dir, config=config, device=device, log=log)]
-    else:
-        from basicprop import get_kind
-        if kind_name is None:
-            raise ValueError("the checkpoint's dataset metadata names no kind; cannot train factor classifiers")
-        kind = get_kind(kind_name, **(meta.get("kind_params") or {}))
-        clfs = kind_classifiers(kind, config=config, device=device, log=log)
+    clfs = dataset_classifiers(meta, config=config, data_dir=data_dir, device=device, log=log)
     ordinal = ordinal_factors(meta)
     factors = [Measurement(c.factor, "classifier", False, c.predict, c.n_classes, c.test_accuracy,
                            ordinal=ordinal.get(c.factor, False)) for c in clfs]
@@ -165,6 +158,20 @@ def build_measurer(meta: dict, *, use_classifiers: bool = True, config: Classifi
         m.name, m.twin_of = f"{m.name}@pixels", m.name
         checks.append(m)
     return Measurer(factors + continuous, checks)
+
+
+def dataset_classifiers(meta: dict, *, config: ClassifierConfig = ClassifierConfig(), data_dir=None, device="cpu",
+                        log: Callable[[str], None] = _silent) -> list:
+    """The factor classifiers of a checkpoint's dataset (``dataset_meta``): the digit CNN for MNIST, one CNN per
+    factor of a BasicProp kind; trained once and cached (:mod:`eval.factor_classifiers`)."""
+    kind_name = meta.get("kind")
+    if kind_name == "mnist":
+        return [mnist_classifier(data_dir=data_dir, config=config, device=device, log=log)]
+    from basicprop import get_kind
+    if kind_name is None:
+        raise ValueError("the checkpoint's dataset metadata names no kind; cannot train factor classifiers")
+    kind = get_kind(kind_name, **(meta.get("kind_params") or {}))
+    return kind_classifiers(kind, config=config, device=device, log=log)
 
 
 def ordinal_factors(meta: dict) -> dict[str, bool]:

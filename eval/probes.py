@@ -5,8 +5,12 @@ codes standardised on the train split, discrete codes one-hot (values seen in th
 more than 256 values is standardised instead). Per factor:
 
 * ``PROBE_LINEAR`` — ``LogisticRegression(max_iter=1000)`` held-out accuracy;
-* ``PROBE_MLP`` — ``MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, early_stopping=True)`` held-out
-  accuracy (a small nonlinear probe: a factor readable only nonlinearly shows up here but not above);
+* ``PROBE_MLP`` — ``MLPClassifier(hidden_layer_sizes=(64,), solver="lbfgs", max_iter=100)`` with the L2 penalty
+  ``alpha = MLP_DECAY * n_train`` held-out accuracy (a small nonlinear probe: a factor readable only nonlinearly
+  shows up here but not above). Full-batch L-BFGS reads these few thousand points in 100 iterations where Adam
+  with early stopping stopped at the start (0.29 against the linear probe's 0.94 on the same codes); sklearn divides
+  ``alpha`` by the number of samples, so the penalty per weight is the same at every size, strong enough that
+  distractor codes do not overfit it below the linear probe and weak enough for |x|-shaped factors;
 * ``PROBE_CHANCE`` — the accuracy of always predicting the most frequent train value.
 
 Unlike MIG/SAP these ignore *which* code holds the factor: they measure information, not disentanglement.
@@ -30,7 +34,8 @@ PROBE_CHANCE = "probe_chance"     # (K,)
 PROBE_NUM_TRAIN = "probe_num_train"
 
 MLP_HIDDEN = (64,)
-MLP_MAX_ITER = 200
+MLP_MAX_ITER = 100
+MLP_DECAY = 0.004     # alpha per training sample
 MAX_TRAIN = 5000
 MAX_ONE_HOT = 256
 
@@ -79,14 +84,8 @@ def probes(codes, factors, *, rng: np.random.Generator, discrete: Sequence[bool]
             lr = LogisticRegression(max_iter=1000).fit(x_train, y_train)
             linear.append(float(np.mean(lr.predict(x_test) == y_test)))
             if mlp:
-                net = MLPClassifier(hidden_layer_sizes=MLP_HIDDEN, max_iter=MLP_MAX_ITER, early_stopping=True,
-                                    random_state=seed)
-                # early stopping holds out a stratified 10 % of train; a class with a single sample breaks it
-                try:
-                    net.fit(x_train, y_train)
-                except ValueError:
-                    net = MLPClassifier(hidden_layer_sizes=MLP_HIDDEN, max_iter=MLP_MAX_ITER, random_state=seed)
-                    net.fit(x_train, y_train)
+                net = MLPClassifier(hidden_layer_sizes=MLP_HIDDEN, solver="lbfgs", alpha=MLP_DECAY * len(y_train),
+                                    max_iter=MLP_MAX_ITER, random_state=seed).fit(x_train, y_train)
                 nonlinear.append(float(np.mean(net.predict(x_test) == y_test)))
             else:
                 nonlinear.append(float("nan"))

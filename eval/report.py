@@ -26,9 +26,10 @@ from eval import mutual_info as _mi
 from eval import probes as _pr
 from eval import sap as _sap
 from eval import score as _score
-from eval.keys import (CINFOGAN, ENCODER, GENERATOR, LABEL_FIDELITY, SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS,
-                       TRAVERSAL, TRAVERSAL_BEST_FACTOR, TRAVERSAL_CHANGE, TRAVERSAL_CODES, TRAVERSAL_FACTORS,
-                       TRAVERSAL_GAP, TRAVERSAL_GRID, TRAVERSAL_MEAN_GAP)
+from eval import sample_quality as _sq
+from eval.keys import (CINFOGAN, ENCODER, GENERATOR, LABEL_FIDELITY, QUALITY, SPEARMAN, SPEARMAN_CODES,
+                       SPEARMAN_FACTORS, TRAVERSAL, TRAVERSAL_BEST_FACTOR, TRAVERSAL_CHANGE, TRAVERSAL_CODES,
+                       TRAVERSAL_FACTORS, TRAVERSAL_GAP, TRAVERSAL_GRID, TRAVERSAL_MEAN_GAP, UNTRAINED)
 
 NOT_IN_JSON = (TRAVERSAL_GRID,)   # report entries that are pictures, not numbers
 
@@ -211,6 +212,62 @@ def _cinfogan_text(report: Mapping) -> list[str]:
     return out
 
 
+def _factor_accuracy(direction: Mapping) -> dict:
+    """{factor: best one-to-one accuracy of any categorical code} of one direction's entries."""
+    names, acc = direction.get(_score.FACTOR_NAMES) or [], direction.get(_cl.CLUSTER_ACCURACY) or []
+    out = {}
+    for j, name in enumerate(names):
+        column = [row[j] for row in acc if j < len(row) and row[j] is not None and math.isfinite(row[j])]
+        if column:
+            out[name] = max(column)
+    return out
+
+
+def headline_rows(report: Mapping) -> list[tuple[str, object, object]]:
+    """(label, trained value, untrained value or None) of the numbers read first: MIG, SAP, DCI, accuracy and probes
+    per factor in both directions, and sample quality."""
+    rows = []
+    for prefix, name in ((ENCODER, "encoder"), (GENERATOR, "generator")):
+        mine, base = unflatten(report, prefix), unflatten(report, UNTRAINED + prefix)
+        for key, label in ((_mig.MIG, "MIG"), (_sap.SAP, "SAP"), (_dci.DISENTANGLEMENT, "DCI disentanglement"),
+                           (_dci.INFORMATIVENESS_TEST, "DCI informativeness (test acc)")):
+            if key in mine:
+                rows.append((f"{name} {label}", mine[key], base.get(key)))
+        base_acc = _factor_accuracy(base)
+        for factor, value in _factor_accuracy(mine).items():
+            rows.append((f"{name} accuracy: {factor}", value, base_acc.get(factor)))
+        for key, label in ((_pr.PROBE_LINEAR, "linear probe"), (_pr.PROBE_MLP, "MLP probe")):
+            if key not in mine:
+                continue
+            for j, factor in enumerate(mine[_score.FACTOR_NAMES]):
+                rows.append((f"{name} {label}: {factor}", mine[key][j], base[key][j] if key in base else None))
+    mine, base = unflatten(report, QUALITY), unflatten(report, UNTRAINED + QUALITY)
+    for key, label in ((_sq.FD, "Fréchet distance (lower is better)"), (_sq.PRECISION, "precision"),
+                       (_sq.RECALL, "recall"), (_sq.DENSITY, "density"), (_sq.COVERAGE, "coverage")):
+        if key in mine:
+            rows.append((f"sample quality {label}", mine[key], base.get(key)))
+    return rows
+
+
+def _headline_text(report: Mapping) -> list[str]:
+    rows = headline_rows(report)
+    if not rows:
+        return []
+    baseline = any(k.startswith(UNTRAINED) for k in report)
+    head = ["", "trained", "untrained"] if baseline else ["", "trained"]
+    table = [head] + [[label, _f(mine), _f(base)][:len(head)] for label, mine, base in rows]
+    title = ("== headline numbers, beside the untrained network (same architecture and seed at initialisation, "
+             "same settings and samples)" if baseline else "== headline numbers")
+    out = [title, grid_text(table)]
+    quality = unflatten(report, QUALITY)
+    if _sq.FEATURES in quality:
+        out.append(f"sample quality: {quality[_sq.N_FAKE]} generated vs {quality[_sq.N_REAL]} real images, "
+                   f"k = {quality[_sq.K]} nearest neighbours, in the features of the {quality[_sq.FEATURES]}; "
+                   "these are this project's classifier features, not Inception's: not comparable with published "
+                   "FID numbers")
+    return out
+
+
 def format_report(report: Mapping) -> str:
     """The human-readable text of a :func:`eval.disentangle.disentangle` report."""
     enc, gen = unflatten(report, ENCODER), unflatten(report, GENERATOR)
@@ -227,4 +284,7 @@ def format_report(report: Mapping) -> str:
     out += _traversal_text(unflatten(report, TRAVERSAL))
     if CINFOGAN + LABEL_FIDELITY in report:
         out += _cinfogan_text(report)
+    headline = _headline_text(report)
+    if headline:
+        out += ["", *headline]
     return "\n".join(out)

@@ -67,7 +67,7 @@ class OracleModel:
 
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = dict(n_samples=1000, device="cpu", dci_max_train=300, traversal_bases=8)
+FAST = dict(n_samples=1000, device="cpu", dci_max_train=300, traversal_bases=8, baseline=False, quality=False)
 TINY_CLASSIFIER = ClassifierConfig(n_train=3000, n_test=500, epochs=2)
 
 
@@ -107,12 +107,19 @@ def test_oracle_cinfogan_label_fidelity():
 def test_oracle_with_trained_factor_classifier_and_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BASICPROP_CACHE", str(tmp_path / "cache"))
     logs: list[str] = []
-    cfg = DisentangleConfig(**{**FAST, "classifier": TINY_CLASSIFIER, "dci": False, "probes": False})
+    cfg = DisentangleConfig(**{**FAST, "classifier": TINY_CLASSIFIER, "dci": False, "probes": False,
+                               "quality": True})
     rep = disentangle(cfg, model=OracleModel(get_kind("line")), log=logs.append)
     assert any("training" in s for s in logs)
     assert rep["classifier.position.test_accuracy"] > 0.9
     assert rep["gen.check.position.agreement"] > 0.9     # classifier vs pixel measurement
     assert rep["gen.best_accuracy"][0] > 0.9
+    # the oracle draws from the data's own distribution: fakes and reals cover each other
+    assert rep["quality.precision"] > 0.9 and rep["quality.recall"] > 0.9 and rep["quality.coverage"] > 0.9
+    assert 0.8 < rep["quality.density"] < 1.25 and rep["quality.n_real"] == rep["quality.n_fake"] == 1000
+    assert "position (128)" in rep["quality.features"]
+    text = format_report(rep)
+    assert "sample quality precision" in text and "not comparable with published FID" in text
     logs.clear()
     again = disentangle(cfg, model=OracleModel(get_kind("line")), log=logs.append)
     assert not any("training" in s for s in logs)        # cached on disk
@@ -195,3 +202,76 @@ def test_spearman_covers_continuous_codes_and_ordered_factors_only():
     add_spearman(res, codes, [True, False], f, [False, True])
     assert res[SPEARMAN_CODES] == ["cont0"] and res[SPEARMAN_FACTORS] == ["height"]
     assert res[SPEARMAN][0][0] > 0.99  # (ties in the factor keep it just below 1)
+
+
+# ------------------------------------------------------------------------------- the untrained baseline
+def test_untrained_like_is_the_initial_network_and_leaves_the_global_rng_alone(untrained_ckpt):
+    from gan_models import load_checkpoint
+    from gan_models.baseline import untrained_like
+    from gan_models.checkpoint import build_model
+    model = load_checkpoint(untrained_ckpt, device="cpu")
+    state = torch.random.get_rng_state()
+    base = untrained_like(model)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(model.config["seed"])
+    fresh = build_model(model.config, model.spec)
+    for mine, theirs in ((base.generator, fresh.G), (base.discriminator, fresh.D)):
+        assert not mine.training
+        for (name, a), b in zip(mine.state_dict().items(), theirs.state_dict().values()):
+            assert torch.equal(a, b), name
+    trained = dict(model.generator.named_parameters())
+    assert any(not torch.equal(p, trained[n]) for n, p in base.generator.named_parameters())   # one step apart
+    assert base.step == 0 and base.spec == model.spec and base.dataset_meta == model.dataset_meta
+    with pytest.raises(ValueError, match="training config"):
+        untrained_like(OracleModel(get_kind("line")))
+
+
+def test_report_holds_the_untrained_scores_of_the_same_samples(untrained_ckpt):
+    from gan_models import load_checkpoint
+    from gan_models.baseline import untrained_like
+    model = load_checkpoint(untrained_ckpt, device="cpu")
+    settings = dict(measure="analytic", mlp=False, dci=False, n_samples=400, traversal_bases=2)
+    rep = run(model, baseline=True, **settings)
+    alone = run(untrained_like(model), **settings)       # the untrained network scored as if it were the model
+    for key in ("enc.mig", "enc.sap", "enc.mi_normalized", "enc.cluster_accuracy", "enc.probe_linear", "gen.sap",
+                "gen.mi_normalized", "enc.n_samples"):
+        assert rep[f"untrained.{key}"] == alone[key], key
+    assert not any(k.startswith(("untrained.trav.", "untrained.setting.")) for k in rep)
+    assert rep["setting.baseline"] is True and "timing.untrained_encoder" in rep
+    text = format_report(rep)
+    assert "beside the untrained network" in text and "untrained" in text.splitlines()[-1] or "trained  untrained" \
+        in text
+    off = run(model, baseline=False, **settings)
+    assert not any(k.startswith("untrained.") for k in off) and "beside the untrained" not in format_report(off)
+
+
+# ------------------------------------------------------------------------------- scoring on other factors
+def test_other_factors_are_refused_unless_allowed():
+    model = OracleModel(get_kind("line"))
+    with pytest.raises(ValueError, match=r"basicprop-rectangles has factors left_height \(10\), right_height \(10\) "
+                                         r"but the checkpoint was trained on basicprop-line with factors position "
+                                         r"\(10\); pass --allow-other-factors"):
+        run(model, measure="analytic", dataset="basicprop-rectangles")
+    rep = run(model, measure="analytic", dataset="basicprop-rectangles", allow_other_factors=True, probes=False)
+    assert rep["setting.allow_other_factors"] is True
+    assert rep["enc.factor_names"] == ["left_height", "right_height"]
+    same = run(model, measure="analytic", dataset="basicprop-line", probes=False, dci=False)   # same factors: fine
+    assert same["setting.allow_other_factors"] is False
+
+
+def test_cli_refuses_other_factors_with_one_line_and_writes_nothing(untrained_ckpt, tmp_path):
+    out = tmp_path / "ev"
+    base = [sys.executable, "-m", "eval", "disentangle", "--ckpt", str(untrained_ckpt), "--device", "cpu",
+            "--n-samples", "200", "--measure", "analytic", "--no-dci", "--no-probes", "--no-quality",
+            "--traversal-bases", "2", "--out", str(out), "--dataset", "basicprop-rectangles"]
+    proc = subprocess.run(base, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr
+    assert "basicprop-rectangles" in lines[0] and "basicprop-line" in lines[0] and "--allow-other-factors" in lines[0]
+    assert not out.exists()
+    proc = subprocess.run(base + ["--allow-other-factors", "--no-baseline", "--no-plots"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["setting.allow_other_factors"] is True and rep["enc.factor_names"] == ["left_height", "right_height"]
