@@ -1,6 +1,7 @@
 """Training throughput, as ratios measured side by side in one process (the machine may be shared and noisy).
 
     python benchmarks/bench_train.py [--batch-size 64 128 256] [--seconds 6] [--threads 2] [--device auto]
+                                     [--peak-gflops auto] [--compiled] [--json]
 
 For each batch size, three ways to train the paper's MNIST InfoGAN for one step (one D/Q update + one G update):
 
@@ -14,13 +15,21 @@ For each batch size, three ways to train the paper's MNIST InfoGAN for one step 
   least-squares adversarial loss, and three optimiser steps per batch — G, D, then G and D together on the
   information loss with a fresh batch of fakes), float images from a ``DataLoader``.
 
+With CUDA, the fast path's variants of the project's step are timed beside them (``gan_models.device.fast_path``):
+``project-bf16`` (bf16 autocast), ``project-compiled`` (torch.compile) and ``project-compiled-bf16``; ``--compiled``
+adds ``project-compiled`` on a CPU too. Their warm-up (where compilation happens) is reported apart, in seconds.
+
 The timed windows interleave (project, textbook, public, project, ...) so that a change in the machine's load hits
-all three alike; the reported figure is each method's median img/s. Also printed: the percentage of the CPU's FMA
-peak the project's step reaches, from the paper net's count of 0.31 GFLOP per image per step and ``--peak-gflops``.
+all methods alike; the reported figure is each method's median img/s. Also printed: each method's ratio to the
+others (``vs_textbook``, ``vs_public``; ``<variant>_vs_project``) and the percentage of the FMA peak the project's
+step reaches, from the paper net's count of 0.31 GFLOP per image per step and ``--peak-gflops`` (on a CPU by default
+estimated from /proc/cpuinfo: threads x 2 FMA units x float32 lanes (16 with AVX-512, 8 with AVX2) x 2 x the clock;
+an upper bound where AVX-512 runs on 256-bit units, as on AMD Zen 4).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -33,6 +42,7 @@ from gan_models import losses
 from gan_models.checkpoint import build_model
 from gan_models.config import make_config
 from gan_models import resolve_device
+from gan_models.device import fast_path
 from gan_models.infogan import Batch
 from gan_models.latent import CodeSpec, sample_latent
 
@@ -49,8 +59,9 @@ def _paper_model(batch_size: int, device: torch.device):
     return build_model(cfg.to_dict(), spec).to(device).train(), cfg, spec
 
 
-def project_step(batch_size: int, device: torch.device):
+def project_step(batch_size: int, device: torch.device, precision: str = "fp32", compiled: bool = False):
     model, cfg, spec = _paper_model(batch_size, device)
+    fast_path(model, device, precision=precision, compile=compiled)
     optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
     gen = torch.Generator(device).manual_seed(0)
     images = torch.randint(0, 256, (N_IMAGES, 1, 28, 28), dtype=torch.uint8, generator=gen, device=device)
@@ -177,6 +188,18 @@ def public_step(batch_size: int, device: torch.device):
 
 # -------------------------------------------------------------------------------------------------- timing
 METHODS = {"project": project_step, "textbook": textbook_step, "public": public_step}
+FAST = {"project-bf16": dict(precision="bf16"), "project-compiled": dict(compiled=True),
+        "project-compiled-bf16": dict(precision="bf16", compiled=True)}
+
+
+def methods(device: torch.device, compiled: bool) -> dict:
+    """The three ways to train, and the fast path's variants: all three with CUDA, the compiled one with
+    ``compiled`` on a CPU."""
+    out = dict(METHODS)
+    for name, opts in FAST.items():
+        if device.type == "cuda" or (compiled and opts == {"compiled": True}):
+            out[name] = functools.partial(project_step, **opts)
+    return out
 
 
 def _window(step, sync, seconds: float, device) -> float:
@@ -194,16 +217,38 @@ def _window(step, sync, seconds: float, device) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def compare(batch_size: int, device: torch.device, seconds: float, rounds: int) -> dict:
-    steps = {name: make(batch_size, device) for name, make in METHODS.items()}
-    for step, sync in steps.values():          # warm-up: allocator, cuDNN autotuning, first-call costs
-        for _ in range(3):
+def compare(batch_size: int, device: torch.device, seconds: float, rounds: int, compiled: bool = False) -> dict:
+    """{method: median img/s} and {method: warm-up seconds} (three steps; compilation happens there)."""
+    torch._dynamo.reset()                      # each batch size compiles afresh (static shapes)
+    steps, warmup = {}, {}
+    for name, make in methods(device, compiled).items():
+        t0 = time.perf_counter()
+        step, sync = steps[name] = make(batch_size, device)
+        for _ in range(3):                     # warm-up: allocator, cuDNN autotuning, compilation, first-call costs
             sync(step())
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        warmup[name] = time.perf_counter() - t0
     rates: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
         for name, (step, sync) in steps.items():
             rates[name].append(_window(step, sync, seconds / rounds, device) * batch_size)
-    return {name: statistics.median(r) for name, r in rates.items()}
+    return {name: statistics.median(r) for name, r in rates.items()}, warmup
+
+
+def cpu_peak_gflops(threads: int) -> tuple[float | None, str]:
+    """The float32 FMA peak of ``threads`` cores from /proc/cpuinfo (Linux), and how it was estimated."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return None, "no /proc/cpuinfo: give --peak-gflops"
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    mhz = next((float(line.split(":", 1)[1]) for line in info.splitlines() if line.startswith("cpu MHz")), None)
+    if mhz is None:
+        return None, "no clock in /proc/cpuinfo: give --peak-gflops"
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags and "fma" in flags else 4
+    peak = threads * 2 * lanes * 2 * mhz / 1000
+    return peak, f"{threads} thread(s) x 2 FMA x {lanes} lanes x 2 x {mhz / 1000:.2f} GHz"
 
 
 def main() -> None:
@@ -213,22 +258,33 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved windows per method")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--peak-gflops", type=float, default=0.0,
-                    help="the CPU's float32 FMA peak for --threads cores (e.g. 2 cores x 2 FMA x 8 lanes x 2 x GHz)")
+    ap.add_argument("--peak-gflops", default="auto",
+                    help="float32 FMA peak of the device in GFLOP/s; auto: estimated on a CPU, none on a GPU")
+    ap.add_argument("--compiled", action="store_true", help="time the compiled step on a CPU too (compiles first)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.peak_gflops != "auto":
+        peak, how = float(args.peak_gflops), "given"
+    elif device.type == "cpu":
+        peak, how = cpu_peak_gflops(torch.get_num_threads())
+    else:
+        peak, how = None, "give --peak-gflops for the GPU"
     rows = []
     for bs in args.batch_size:
-        r = compare(bs, device, args.seconds, args.rounds)
+        r, warmup = compare(bs, device, args.seconds, args.rounds, args.compiled)
         row = {"batch_size": bs, **{f"{k}_img_s": round(v, 1) for k, v in r.items()},
                "vs_textbook": round(r["project"] / r["textbook"], 3), "vs_public": round(r["project"] / r["public"], 3)}
-        if args.peak_gflops > 0:
-            row["fma_peak_pct"] = round(100 * r["project"] * GFLOP_PER_IMAGE_STEP / args.peak_gflops, 1)
+        for name in r.keys() - METHODS.keys():
+            row[f"{name}_vs_project"] = round(r[name] / r["project"], 3)
+            row[f"{name}_warmup_s"] = round(warmup[name], 1)
+        if peak:
+            row["fma_peak_pct"] = round(100 * r["project"] * GFLOP_PER_IMAGE_STEP / peak, 1)
         rows.append(row)
-    head = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    head = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "peak_gflops": round(peak, 1) if peak else None, "peak": how}
     if args.json:
         print(json.dumps({**head, "rows": rows}))
         return

@@ -19,7 +19,7 @@ import click
 
 from basicprop.clitools import Terminated
 
-from .config import MODELS, PRESETS, TrainConfig, field_types, make_config, optional_fields
+from .config import LR_SCALES, MODELS, PRECISIONS, PRESETS, TrainConfig, field_types, make_config, optional_fields
 
 _D = TrainConfig()
 
@@ -146,10 +146,18 @@ class Progress:
 @_opt("--lr-d", key="lr_d", help="Adam learning rate of D and Q.")
 @_opt("--lr-g", key="lr_g", help="Adam learning rate of G.")
 @_opt("--batch-size", key="batch_size", help="Batch size.")
+@_opt("--lr-scale", key="lr_scale", type=click.Choice(LR_SCALES),
+      help="Large batches: sqrt / linear take --lr-d and --lr-g as the rates at batch 64 and multiply them by "
+           "(batch/64)^0.5 / batch/64, at most x4; none: as given.")
 @_opt("--epochs", key="epochs", help="Epochs (len(dataset) // batch_size steps each).")
 @_opt("--steps", key="steps", help="Total steps (overrides --epochs when > 0).")
 @_opt("--seed", key="seed", help="Seed of weights, batches, latents and noise.")
 @_opt("--device", key="device", help="auto, cpu, cuda, cuda:N or mps.")
+@_opt("--precision", key="precision", type=click.Choice(PRECISIONS),
+      help="bf16: the networks' forward passes under bf16 autocast, losses in float32 (CUDA only).")
+@click.option("--compile/--no-compile", "compile", default=None,
+              help="torch.compile the networks (the first steps compile; CUDA: max-autotune-no-cudagraphs). "
+                   f"[default: {'on' if _D.compile else 'off'}]")
 @_opt("--out", key="out", help="Run directory.")
 @_opt("--log-every", key="log_every", help="Steps between log records.")
 @_opt("--ckpt-every", key="ckpt_every", help="Steps between checkpoints.")

@@ -15,6 +15,10 @@ from dataclasses import dataclass, fields
 MODELS = ("infogan", "cinfogan")
 INITS = ("dcgan", "default")
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16")
+LR_SCALES = ("none", "sqrt", "linear")
+LR_REFERENCE_BATCH = 64     # the paper's batch: with lr_scale, lr_d and lr_g are the learning rates at this batch
+LR_MAX_FACTOR = 4.0         # lr_scale never multiplies them by more (sqrt reaches it at batch 1024)
 _CUDA_N = re.compile(r"cuda:(\d+)")
 
 
@@ -50,6 +54,7 @@ class TrainConfig:
     batch_size: int = 128
     lr_d: float = 2e-4                  # Adam lr of D and Q (they share the trunk and one optimizer)
     lr_g: float = 1e-3                  # Adam lr of G
+    lr_scale: str = "none"              # large batches: "sqrt" / "linear" scale lr_d and lr_g (see scaled_lrs)
     beta1: float = 0.5
     beta2: float = 0.999
     epochs: int = 1                     # one epoch = len(dataset) // batch_size steps (batches drawn with replacement)
@@ -57,6 +62,8 @@ class TrainConfig:
     # ---- run
     seed: int = 0                       # seeds weights, latents, batches, noise: same seed on CPU -> same weights
     device: str = "auto"                # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
+    precision: str = "fp32"             # "bf16": the networks' forward passes under bf16 autocast (CUDA only)
+    compile: bool = False               # torch.compile the networks (gan_models.device.fast_path)
     out: str = "runs/infogan"           # run directory: ckpt.pt, log.jsonl, config.json, grids, metrics.json
     log_every: int = 50                 # steps between JSONL records (and host syncs)
     ckpt_every: int = 1000              # steps between checkpoints (plus one at the end)
@@ -87,7 +94,7 @@ class TrainConfig:
 
 # Fields that may differ between a checkpoint and the config that resumes it.
 RESUMABLE_CHANGES = ("epochs", "steps", "device", "out", "log_every", "ckpt_every", "eval_every", "eval_size",
-                     "threads", "progress", "data_dir", "keep", "tensorboard")
+                     "threads", "progress", "data_dir", "keep", "tensorboard", "precision", "compile")
 
 # The study's experiment table (Evtimova & Drozdov) and this project's tuned settings.
 PRESETS: dict[str, dict] = {
@@ -159,6 +166,10 @@ def validate(cfg: TrainConfig) -> None:
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")
     need(cfg.instance_noise_steps >= 0, "instance_noise_steps must be >= 0")
     need(cfg.batch_size >= 2, f"batch_size must be >= 2 (batch norm), got {cfg.batch_size}")
+    need(cfg.lr_scale in LR_SCALES, f"unknown lr_scale {cfg.lr_scale!r}; choose from {list(LR_SCALES)}")
+    need(cfg.precision in PRECISIONS, f"unknown precision {cfg.precision!r}; choose from {list(PRECISIONS)}")
+    need(cfg.precision == "fp32" or cfg.device not in ("cpu", "mps"),
+         f"precision {cfg.precision} runs on CUDA only, not with device {cfg.device!r}; use precision fp32 there")
     need(cfg.lr_d > 0 and cfg.lr_g > 0, "learning rates must be > 0")
     need(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)")
     need(cfg.epochs >= 1 or cfg.steps >= 1, "train for at least one step: epochs >= 1 or steps >= 1")
@@ -172,6 +183,21 @@ def validate(cfg: TrainConfig) -> None:
     need(bool(cfg.out), "out (the run directory) must be set")
     need(cfg.kind_params is None or (isinstance(cfg.kind_params, dict) and cfg.dataset.startswith("basicprop-")),
          "kind_params is a dict of BasicProp kind parameters and only applies to basicprop-* datasets")
+
+
+def scaled_lrs(cfg: TrainConfig) -> tuple[float, float]:
+    """(lr_d, lr_g) the optimisers use: the learning rate rule for large batches.
+
+    lr_scale "none" (default): lr_d and lr_g as given, at any batch size. "sqrt" (square-root scaling, the rule
+    for Adam) and "linear": lr_d and lr_g are the rates at batch LR_REFERENCE_BATCH = 64 (the paper's 2e-4 for D
+    and Q, 1e-3 for G), multiplied by (batch_size / 64) ** 0.5, resp. batch_size / 64, the factor capped at
+    LR_MAX_FACTOR = 4. With the defaults and sqrt: batch 256 -> 4e-4 / 2e-3, batch 1024 and 4096 -> 8e-4 / 4e-3.
+    """
+    if cfg.lr_scale == "none":
+        return cfg.lr_d, cfg.lr_g
+    ratio = cfg.batch_size / LR_REFERENCE_BATCH
+    factor = min(ratio ** 0.5 if cfg.lr_scale == "sqrt" else ratio, LR_MAX_FACTOR)
+    return cfg.lr_d * factor, cfg.lr_g * factor
 
 
 def check_device_name(name: str) -> None:

@@ -38,10 +38,10 @@ from . import losses
 from .checkpoint import (BEST_NAME, CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict,
                          checkpoint_state, count_parameters, keep_previous, load_optimizers, read_checkpoint,
                          restore_generator, save_checkpoint, weights_only)
-from .config import TrainConfig, check_resumable, validate
+from .config import TrainConfig, check_resumable, scaled_lrs, validate
 from .curves import LOG_NAME, record_kind, write_curves
 from .grids import save_grids
-from .device import ensure_fits, resolve_device
+from .device import autocast_dtype, eager, ensure_fits, fast_path, resolve_device
 from .infogan import Batch
 from .latent import CodeSpec
 
@@ -209,6 +209,7 @@ def monitored_key(metrics: dict) -> str | None:
 
 
 @torch.no_grad()
+@eager()
 def q_metrics(model, data: Data, eval_idx: np.ndarray, device: torch.device,
               score_codes: ScoreCodes | None = None) -> dict[str, float]:
     """Q's categories on real images: the label-free ``real_mi/cat{i}`` (I(c_hat; x) in nats, log k at best: every
@@ -284,7 +285,7 @@ def start_run(cfg: TrainConfig, device: torch.device, ckpt_path: Path, resume: b
     with torch.random.fork_rng(devices=[]):      # weights from cfg.seed; the caller's global RNG is left as it was
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.to_dict(), spec).to(device)
-    optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
+    optims = model.make_optimizers(*scaled_lrs(cfg), (cfg.beta1, cfg.beta2))
     run = Run(cfg, spec, data, model, optims, torch.Generator(device).manual_seed(cfg.seed))
     if resume:
         state = read_checkpoint(ckpt_path, map_location=device, need=RESUME_KEYS)
@@ -375,11 +376,13 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
     if cfg.tensorboard:
         check_tensorboard()
     device = resolve_device(cfg.device)
+    autocast_dtype(cfg.precision, device)          # bf16 off CUDA is refused before anything is loaded
     out = Path(cfg.out)
     ckpt_path = out / CKPT_NAME
     with folder_lock(out, "run directory"), contextlib.ExitStack() as closing:
         remove_temps(out)
         run = start_run(cfg, device, ckpt_path, resume)
+        fast_path(run.model, device, precision=cfg.precision, compile=cfg.compile)
         n_data = run.data.images.shape[0]
         steps_per_epoch, total, eval_every = schedule(cfg, n_data, run.step, ckpt_path)
         eval_idx = np.random.default_rng(0).permutation(n_data)[:cfg.eval_size]
@@ -419,7 +422,8 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
                 run.metrics = {"step": run.step, "epoch": run.step / steps_per_epoch,
                                **q_metrics(run.model, run.data, eval_idx, device, score_codes)}
                 runlog.write({"event": "eval", "kind": "eval", **run.metrics})
-                save_grids(run.model, out, f"{run.step:06d}", cfg.seed + 12345, device)
+                with eager():
+                    save_grids(run.model, out, f"{run.step:06d}", cfg.seed + 12345, device)
                 run.metrics.update(best)
                 run.save_best(out / BEST_NAME)
                 write_curves(out)
