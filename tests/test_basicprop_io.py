@@ -13,7 +13,7 @@ import pytest
 
 from basicprop import io
 from basicprop.datasets import DATASET_NAMES, load_dataset
-from basicprop.generate import make_dataset, render_dataset
+from basicprop.generate import FORMAT_VERSION, make_dataset, render_dataset
 
 SMALL = {"n_train": 300, "n_test": 120}
 
@@ -59,7 +59,7 @@ def test_same_seed_same_bytes(tmp_path, ext):
 def test_h5_layout(tmp_path):
     out = make_dataset("rectangles", tmp_path / "r.h5", seed=0, **SMALL)
     with h5py.File(out, "r") as f:
-        assert f.attrs["format"] == "basicprop" and f.attrs["format_version"] == 1
+        assert f.attrs["format"] == "basicprop" and f.attrs["format_version"] == FORMAT_VERSION
         assert f.attrs["kind"] == "rectangles" and f.attrs["seed"] == 0 and f.attrs["version"]
         assert list(f.attrs["factor_names"].astype(str)) == ["left_height", "right_height"]
         assert list(f.attrs["factor_sizes"]) == [10, 10]

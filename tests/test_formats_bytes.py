@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from basicprop import io
-from basicprop.generate import make_dataset, render_dataset
+from basicprop.generate import FORMAT_VERSION, make_dataset, render_dataset
 
 N = {"train": 6, "test": 3}
 KIND = "shapes"  # two factors, one of them named values (stored by index in latents_values)
@@ -105,7 +105,7 @@ def test_h5_bytes(tmp_path, data):
                 assert raw[offset:offset + len(payload)] == payload, (split, name)
         attrs = dict(f.attrs)
     assert sorted(attrs) == sorted(head)
-    assert attrs["format"] == "basicprop" and attrs["format_version"] == 1 and attrs["kind"] == KIND
+    assert attrs["format"] == "basicprop" and attrs["format_version"] == FORMAT_VERSION and attrs["kind"] == KIND
     assert attrs["seed"] == SEED and attrs["label"] == head["label"] and attrs["version"] == head["version"]
     assert [s.decode() if isinstance(s, bytes) else s for s in attrs["factor_names"]] == ["shape", "size"]
     assert attrs["factor_sizes"].dtype == np.int64 and attrs["factor_sizes"].tolist() == [4, 5]
