@@ -18,6 +18,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -56,6 +57,20 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM at the OS until the block ends, so a temp file is recorded before the interrupt
+    that would have to remove it can run (its Python handler runs at the first instruction after the block)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path``; when the block ends normally rename it to ``path``, otherwise remove it.
 
@@ -64,10 +79,12 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        with _signals_held():
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+            os.close(fd)
+            tmp = Path(name)
         yield tmp
         os.chmod(tmp, 0o666 & ~umask())
         if durable:
@@ -80,7 +97,8 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
         if durable:
             _fsync_dir(path.parent)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 
@@ -89,8 +107,10 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp folder beside ``path``; on success it replaces ``path`` (an old folder is removed after)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+    tmp = None
     try:
+        with _signals_held():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
         yield tmp
         os.chmod(tmp, 0o777 & ~umask())
         old = None
@@ -101,7 +121,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

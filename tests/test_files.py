@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -165,3 +166,22 @@ def test_remove_temps_older_than_spares_a_live_writer(tmp_path):
     os.utime(old, (1, 1))
     assert files.remove_temps(tmp_path, "a.bin", older_than=3600) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name]
+
+
+@pytest.mark.parametrize("writer", ["path", "dir"])
+def test_an_interrupt_right_after_the_temp_is_made_leaves_nothing(tmp_path, monkeypatch, writer):
+    """Ctrl-C arriving the instant the temp file or folder exists (before the writer could record it) is held
+    until the writer can remove it."""
+    real = tempfile.mkstemp if writer == "path" else tempfile.mkdtemp
+
+    def make_then_interrupt(*args, **kwargs):
+        made = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp" if writer == "path" else "mkdtemp", make_then_interrupt)
+    context = files.atomic_path if writer == "path" else files.atomic_dir
+    with pytest.raises(KeyboardInterrupt):
+        with context(tmp_path / "out") as tmp:
+            (tmp / "x").write_text("x") if writer == "dir" else tmp.write_text("x")
+    assert list(tmp_path.iterdir()) == []
