@@ -32,6 +32,23 @@ class Batch(NamedTuple):
     y: torch.Tensor | None = None  # (n,) long condition label (C-InfoGAN), else None
 
 
+class Views(NamedTuple):
+    """The images D reads in one update, instance noise added: (n, 1, 28, 28) each."""
+    real: torch.Tensor | None     # real images (D's step only)
+    fake: torch.Tensor            # G's images
+    warped: torch.Tensor | None   # G's images randomly warped (cat_augment), else None
+
+
+STATS_LAST = ("loss/d", "loss/g", "loss/info", "d/real", "d/fake")
+
+
+def step_stats(d_stats: dict, g_stats: dict) -> dict:
+    """One step's stats in the log's order: information bounds and optional terms first, then STATS_LAST."""
+    stats = {**d_stats, **g_stats}
+    last = {k: stats.pop(k) for k in STATS_LAST}
+    return {**stats, **last}
+
+
 class InfoGAN(nn.Module):
     conditional = False
 
@@ -104,11 +121,17 @@ class InfoGAN(nn.Module):
         Hessian Penalty (Peebles et al., ECCV 2020). ``n`` quadruples (one G pass of 4n images), the pair of
         codes cycling over all pairs of categorical and continuous codes; a categorical a' always differs from a.
         """
+        return self.interaction_penalty(self.interaction_input(n, generator, y))
+
+    def interaction_input(self, n: int, generator: torch.Generator,
+                          y: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The random half of ``code_interaction``: G's input (4n, input_dim) for the variants (a', b'), (a', b),
+        (a, b'), (a, b) of n latents, in that order; None (nothing drawn) when the spec has no pair of codes."""
         spec = self.spec
         n_groups = spec.n_cat + spec.cont
         pairs = list(combinations(range(n_groups), 2))
         if not pairs:
-            return self.G.fc[0].weight.new_zeros(())
+            return None
         base = sample_latent(spec, n, generator, y=y[:n] if y is not None else None)
         dev = base.z.device
         shift = torch.stack([torch.randint(1, k, (n,), generator=generator, device=dev) for k in spec.cat], 1) \
@@ -125,8 +148,14 @@ class InfoGAN(nn.Module):
                                  cont=torch.where(chosen[:, spec.n_cat:], alt_cont, base.cont))
 
         lats = [variant(True, True), variant(True, False), variant(False, True), variant(False, False)]
-        x = self.G(torch.cat([lat.to_input(spec) for lat in lats]))
-        x11, x10, x01, x00 = x.chunk(4)
+        return torch.cat([lat.to_input(spec) for lat in lats])
+
+    def interaction_penalty(self, g_input: torch.Tensor | None) -> torch.Tensor:
+        """The deterministic half of ``code_interaction``: G on ``interaction_input``'s variants, the mean squared
+        mixed difference; 0 for None."""
+        if g_input is None:
+            return self.G.fc[0].weight.new_zeros(())
+        x11, x10, x01, x00 = self.G(g_input).chunk(4)
         return (x11 - x10 - x01 + x00).pow(2).mean()
 
     @staticmethod
@@ -135,14 +164,65 @@ class InfoGAN(nn.Module):
             return x
         return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
-    def _warped_cat_logits(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator):
-        """Q's categorical logits on randomly warped fakes, or None when cat_augment is off."""
+    def _warp(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> torch.Tensor | None:
+        """The randomly warped, noisy fakes Q reads the categorical codes from, or None when cat_augment is off."""
         if self.cat_augment <= 0 or not self.spec.cat:
             return None
-        x = self._noisy(random_affine(fake, self.cat_augment, generator), noise_std, generator)
-        return self.D.q(self.D.trunk(x)).cat_logits
+        return self._noisy(random_affine(fake, self.cat_augment, generator), noise_std, generator)
 
-    # ---- the update
+    def _warped_cat_logits(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator):
+        """Q's categorical logits on randomly warped fakes, or None when cat_augment is off."""
+        x = self._warp(fake, noise_std, generator)
+        return None if x is None else self.D.q(self.D.trunk(x)).cat_logits
+
+    # ---- the update: random draws (``*_inputs``) apart from the losses, so that a stack of models
+    # (gan_models.stacked) draws each member's numbers from its own generator in this order and vmaps the losses
+    def d_inputs(self, x_real: torch.Tensor, fake: torch.Tensor, noise_std: float,
+                 generator: torch.Generator) -> Views:
+        """What D sees in its step: noisy real images, noisy fakes (detached) and, with cat_augment, warped fakes."""
+        return Views(self._noisy(x_real, noise_std, generator), self._noisy(fake, noise_std, generator),
+                     self._warp(fake, noise_std, generator))
+
+    def g_inputs(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> Views:
+        """What D sees in G's step: the noisy fakes and (information term to G, cat_augment) warped fakes."""
+        noisy = self._noisy(fake, noise_std, generator)
+        warped = self._warp(fake, noise_std, generator) if self.info_to_generator and self.spec.has_codes else None
+        return Views(None, noisy, warped)
+
+    def d_loss(self, views: Views, y: torch.Tensor | None, latent: Latent) -> tuple[torch.Tensor, dict]:
+        """D's loss (GAN + information term [- real-data MI]) and its stats; D forward on real, fake, warped."""
+        D = self.D
+        d_real, h_real = D(views.real, y)
+        d_fake, h_fake = D(views.fake, latent.y)
+        loss_gan_d = losses.d_loss(d_real, d_fake, self.real_label)
+        q_fake = D.q(h_fake)
+        warped = None if views.warped is None else D.q(D.trunk(views.warped)).cat_logits
+        info_d, stats = self.info_loss(q_fake, latent, warped)
+        loss_d = loss_gan_d + info_d
+        if self.lambda_real_mi > 0:
+            real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
+            loss_d = loss_d - self.lambda_real_mi * real_mi
+            stats["mi/real"] = real_mi.detach()
+        stats.update({"loss/d": loss_gan_d.detach(), "loss/info": info_d.detach(),
+                      "d/real": torch.sigmoid(d_real.detach()).mean(), "d/fake": torch.sigmoid(d_fake.detach()).mean()})
+        return loss_d, stats
+
+    def g_loss(self, views: Views, latent: Latent, interaction: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+        """G's loss: non-saturating GAN loss [+ information term] [+ lambda_interaction * ``interaction``]."""
+        D = self.D
+        d_fake_g, h_fake_g = D(views.fake, latent.y)
+        loss_gan_g = losses.g_loss_nonsaturating(d_fake_g)
+        loss_g, stats = loss_gan_g, {"loss/g": loss_gan_g.detach()}
+        if self.info_to_generator and self.spec.has_codes:
+            q_fake = D.q(h_fake_g)
+            warped = None if views.warped is None else D.q(D.trunk(views.warped)).cat_logits
+            info_g, _ = self.info_loss(q_fake, latent, warped)
+            loss_g = loss_g + info_g
+        if interaction is not None:
+            loss_g = loss_g + self.lambda_interaction * interaction
+            stats["loss/interaction"] = interaction.detach()
+        return loss_g, stats
+
     def train_step(self, batch: Batch, optims: dict, *, generator: torch.Generator,
                    noise_std: float = 0.0) -> dict[str, torch.Tensor]:
         G, D, spec = self.G, self.D, self.spec
@@ -154,41 +234,20 @@ class InfoGAN(nn.Module):
         # 1. D and Q
         D.requires_grad_(True)
         optims["D"].zero_grad(set_to_none=True)
-        d_real, h_real = D(self._noisy(x_real, noise_std, generator), y)
-        d_fake, h_fake = D(self._noisy(fake.detach(), noise_std, generator), latent.y)
-        loss_gan_d = losses.d_loss(d_real, d_fake, self.real_label)
-        info_d, stats = self.info_loss(D.q(h_fake), latent,
-                                       self._warped_cat_logits(fake.detach(), noise_std, generator))
-        loss_d = loss_gan_d + info_d
-        if self.lambda_real_mi > 0:
-            real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
-            loss_d = loss_d - self.lambda_real_mi * real_mi
-            stats["mi/real"] = real_mi.detach()
+        loss_d, d_stats = self.d_loss(self.d_inputs(x_real, fake.detach(), noise_std, generator), y, latent)
         loss_d.backward()
         optims["D"].step()
 
         # 2. G (D frozen: no weight gradients computed for it)
         D.requires_grad_(False)
         optims["G"].zero_grad(set_to_none=True)
-        d_fake_g, h_fake_g = D(self._noisy(fake, noise_std, generator), latent.y)
-        loss_gan_g = losses.g_loss_nonsaturating(d_fake_g)
-        loss_g = loss_gan_g
-        if self.info_to_generator and spec.has_codes:
-            info_g, _ = self.info_loss(D.q(h_fake_g), latent, self._warped_cat_logits(fake, noise_std, generator))
-            loss_g = loss_g + info_g
-        if self.lambda_interaction > 0:
-            interaction = self.code_interaction(max(n // 4, 1), generator, y)
-            loss_g = loss_g + self.lambda_interaction * interaction
-            stats["loss/interaction"] = interaction.detach()
+        views = self.g_inputs(fake, noise_std, generator)
+        interaction = self.code_interaction(max(n // 4, 1), generator, y) if self.lambda_interaction > 0 else None
+        loss_g, g_stats = self.g_loss(views, latent, interaction)
         loss_g.backward()
         optims["G"].step()
         D.requires_grad_(True)
-
-        stats.update({
-            "loss/d": loss_gan_d.detach(), "loss/g": loss_gan_g.detach(), "loss/info": info_d.detach(),
-            "d/real": torch.sigmoid(d_real.detach()).mean(), "d/fake": torch.sigmoid(d_fake.detach()).mean(),
-        })
-        return stats
+        return step_stats(d_stats, g_stats)
 
     # ---- evaluation helpers
     @torch.no_grad()
