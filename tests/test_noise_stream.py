@@ -67,10 +67,14 @@ def reference_render(kind, factors, seed):
     ("line", "fg", 30, True),             # too few images per combination: every pixel draws
     ("rectangles", "fg+bg", 40, True),    # every pixel noisy
     ("ellipses", "fg", 7, False),
+    ("line", "fg+bg", 170, True),         # two blocks of whole images
+    ("shapes", "fg", 330, True),          # mostly the 22 x 22 square: two blocks of one combination
 ])
 def test_render_follows_the_documented_stream(name, noise, n, redraws):
     kind = get_kind(name, **NOISE[noise])
     factors = kind.sample_factors(n, np.random.default_rng(1))
+    if name == "shapes":
+        factors[:300] = [0, 4]
     expected, redrawn = reference_render(kind, factors, 2)
     np.testing.assert_array_equal(kind.render(factors, np.random.default_rng(2)), expected)
     assert (redrawn > 0) == redraws  # the redraw rounds are exercised where they happen
