@@ -17,8 +17,9 @@ from basicprop.resources import check_disk, check_memory
 N_TRAIN = 60_000  # default sizes: like MNIST
 N_TEST = 10_000
 SPLITS = ("train", "test")
-FORMAT_VERSION = 2  # 2: noise drawn from the bit stream, 16 bits per noisy pixel (basicprop.noise); 1: through a
-#                      lookup table, 16 bits per pixel. The same seed gives other images in the two versions.
+# The dataset format: 2 draws the noise from the bit stream, 16 bits per noisy pixel (basicprop.noise); 1 drew 16
+# bits per pixel through a lookup table. The same seed gives other noise in the two versions.
+FORMAT_VERSION = 2
 # Memory per image beyond the arrays kept (images, int64 labels and factors): rendering's transient noise, plus what
 # each writer copies (npz: float64 latent values; idx: the IDX bytes and their gzip). Upper bounds of measured peaks.
 _EXTRA_BYTES = {None: SIZE * SIZE, "h5": SIZE * SIZE, "npz": SIZE * SIZE, "idx": 3 * SIZE * SIZE}
