@@ -13,10 +13,10 @@ fewer than half of the pixels are noisy (the default, foreground noise only) and
 :data:`GROUPED_MIN` images per factor combination, images are drawn combination by combination (in label order;
 within one, in batch order), each drawing for its noisy pixels only, in row-major order, ``CHUNK_PIXELS // k``
 images per draw for ``k`` noisy pixels. Otherwise every pixel of every image draws, image by image in batch order
-(a constant pixel's draw is discarded). The redraws of rejected
-pixels come after all first draws, in rounds (the pixels rejected again draw again), each in the order of the first
-draws. Every draw of ``k`` values takes ``ceil(k / 4)`` whole 64-bit words, dropping the unused values of the last
-one. Same generator state and factors -> the same bytes, on every platform.
+(a constant pixel's draw is discarded). The redraws of rejected pixels come after all first draws, in rounds (the
+pixels rejected again draw again), each in the order of the first draws. Every draw of ``k`` values takes
+``ceil(k / 4)`` whole 64-bit words, dropping the unused values of the last one. Same generator state and factors ->
+the same bytes, on every platform.
 """
 from __future__ import annotations
 
