@@ -118,7 +118,7 @@ class Progress:
             self.bar.close()
 
 
-@click.command("train")
+@click.command("train", context_settings={"allow_extra_args": True})     # --seeds 0 1 2 3
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Start from a named setting (the study's table and tuned BasicProp settings).")
 @_opt("--dataset", key="dataset", help="Dataset name (basicprop-line, basicprop-rectangles, mnist, ...) or file.")
@@ -172,7 +172,10 @@ class Progress:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any other config field, e.g. --set d_spectral_norm=true (see gan_models/config.py).")
 @click.option("--resume", is_flag=True, help="Continue <out>/ckpt.pt exactly; options given may only extend it.")
-def train_command(preset, cat, sets, resume, **options):
+@click.option("--seeds", default=None, metavar="S [S ...]",
+              help="Train these seeds together as one stacked model, in <out>/seed<S> each (e.g. --seeds 0 1 2 3); "
+                   "with --resume, continue them all.")
+def train_command(preset, cat, sets, resume, seeds, **options):
     """Train InfoGAN / C-InfoGAN; writes checkpoints, a JSONL log and sample/traversal grids to --out."""
     import torch
 
@@ -181,6 +184,10 @@ def train_command(preset, cat, sets, resume, **options):
     from .trainer import TrainingDiverged, TrainingInterrupted, train
 
     ctx = click.get_current_context()
+    seeds = _seeds(seeds, ctx.args)
+    if seeds:
+        _train_seeds(ctx, preset, cat, sets, resume, seeds, options)
+        return
     cfg = _config(preset, cat, sets, resume, options)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -197,11 +204,83 @@ def train_command(preset, cat, sets, resume, **options):
         raise click.ClickException(str(exc)) from None
     finally:
         progress.close()
+    _print_result(path)
+
+
+def _print_result(path: Path) -> None:
     click.echo(f"checkpoint: {path}")
     metrics = json.loads((path.parent / "metrics.json").read_text())
     accs = {k: v for k, v in metrics.items() if k.startswith("acc/") and k.count("/") == 1}
     if accs:
         click.echo("Q accuracy on real images: " + ", ".join(f"{k[4:]}={v:.3f}" for k, v in accs.items()))
+
+
+def _seeds(seeds: str | None, extra: list[str]) -> list[int]:
+    """--seeds 0 1 2 3 (click gives the first value to the option and leaves the others as extra arguments; commas
+    work too); [] without --seeds, where any extra argument is a mistake."""
+    if seeds is None:
+        if extra:
+            raise click.UsageError(f"Got unexpected extra argument(s) ({' '.join(extra)})")
+        return []
+    values = " ".join([seeds, *extra]).replace(",", " ").split()
+    try:
+        out = [int(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--seeds takes integers, got {' '.join(values)!r}") from None
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"--seeds takes distinct integers, got {' '.join(values)!r}")
+    return out
+
+
+class StackedProgress(Progress):
+    """``train --seeds``'s log callback ``(member, record)``: one bar (the members step together) and every member's
+    accuracies at each evaluation."""
+
+    def __init__(self, show: bool, desc: str, names: list[str]):
+        super().__init__(show, desc)
+        self.names = names
+
+    def __call__(self, k: int, record: dict) -> None:
+        from tqdm.auto import tqdm
+        if record.get("event") == "eval":
+            accs = {key: v for key, v in record.items() if key.startswith("acc/") and key.count("/") == 1}
+            if accs:
+                tqdm.write(f"{self.names[k]} step {record['step']}: " +
+                           ", ".join(f"{key}={v:.3f}" for key, v in accs.items()))
+        elif k == 0:
+            super().__call__(record)
+
+
+def _train_seeds(ctx, preset, cat, sets, resume, seeds, options) -> None:
+    """``train --seeds``: one config per seed, out = <out>/seed<S>, trained as one stacked model."""
+    import torch
+
+    from basicprop.files import FolderLocked
+
+    from .stacked import train_stacked
+    from .trainer import TrainingDiverged, TrainingInterrupted
+
+    if options.get("seed") is not None:
+        raise ValueError("give --seed or --seeds, not both")
+    out = Path(options.get("out") or _D.out)
+    cfgs = [_config(preset, cat, sets, resume, {**options, "seed": s, "out": str(out / f"seed{s}")}) for s in seeds]
+    if cfgs[0].threads > 0:
+        torch.set_num_threads(cfgs[0].threads)
+    progress = StackedProgress(cfgs[0].progress, out.name, [f"seed{s}" for s in seeds])
+    try:
+        with StopOnSignal() as stop:
+            paths = train_stacked(cfgs, resume=resume, score_codes=(ctx.obj or {}).get("score_codes"), log=progress,
+                                  should_stop=stop)
+    except TrainingInterrupted as exc:
+        progress.close()
+        click.echo(str(exc), err=True)
+        ctx.exit(128 + stop.signum)
+    except (TrainingDiverged, FolderLocked) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+    for path in paths:
+        _print_result(path)
 
 
 def _config(preset, cat, sets, resume, options) -> TrainConfig:

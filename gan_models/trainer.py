@@ -326,8 +326,7 @@ class Meter:
         for k, v in stats.items():
             self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
         ok = torch.isfinite(stats["loss/d"] + stats["loss/g"] + stats["loss/info"])
-        self.first_bad = torch.where(~ok & (self.first_bad < 0), torch.tensor(step, device=self.device),
-                                     self.first_bad)
+        self.first_bad = torch.where(~ok & (self.first_bad < 0), step, self.first_bad)   # no host-to-device copy
 
     def means(self) -> dict[str, float]:
         out = {k: float(v) / self.count for k, v in self.sums.items()}
@@ -361,6 +360,21 @@ def schedule(cfg: TrainConfig, n_data: int, step: int, ckpt_path: Path) -> tuple
         raise ValueError(f"{ckpt_path} has done {step} steps, more than the {total} asked for; "
                          f"give more --steps (or --epochs) to continue it")
     return steps_per_epoch, total, cfg.eval_every or steps_per_epoch
+
+
+def evaluate(run: Run, out: Path, eval_idx: np.ndarray, steps_per_epoch: int, runlog: RunLog,
+             score_codes: ScoreCodes | None = None) -> None:
+    """One evaluation of ``run`` in ``out``: Q's metrics (``run.metrics``, an ``eval`` record; the best so far kept),
+    the grids, ``best.pt`` and ``curves.png``."""
+    best = {k: v for k, v in run.metrics.items() if k.startswith("best/")}
+    run.metrics = {"step": run.step, "epoch": run.step / steps_per_epoch,
+                   **q_metrics(run.model, run.data, eval_idx, run.data.images.device, score_codes)}
+    runlog.write({"event": "eval", "kind": "eval", **run.metrics})
+    with eager():
+        save_grids(run.model, out, f"{run.step:06d}", run.cfg.seed + 12345, run.data.images.device)
+    run.metrics.update(best)
+    run.save_best(out / BEST_NAME)
+    write_curves(out)
 
 
 def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes | None = None,
@@ -418,15 +432,7 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
                               "time": now})
                 t_last, step_last = now, run.step
             if due_eval:
-                best = {k: v for k, v in run.metrics.items() if k.startswith("best/")}
-                run.metrics = {"step": run.step, "epoch": run.step / steps_per_epoch,
-                               **q_metrics(run.model, run.data, eval_idx, device, score_codes)}
-                runlog.write({"event": "eval", "kind": "eval", **run.metrics})
-                with eager():
-                    save_grids(run.model, out, f"{run.step:06d}", cfg.seed + 12345, device)
-                run.metrics.update(best)
-                run.save_best(out / BEST_NAME)
-                write_curves(out)
+                evaluate(run, out, eval_idx, steps_per_epoch, runlog, score_codes)
             if due_ckpt:
                 run.save(ckpt_path)
         write_json(out / "metrics.json", run.metrics, indent=2)
