@@ -10,7 +10,8 @@ each part, so a run cut short still leaves what it measured:
 - ``throughput``: img/s of the paper MNIST net's training step (the ``infogan`` preset: D/Q update + G update) at
   batch 128 / 1024 / 4096, eager float32 and bf16 first, then compiled and compiled + bf16 (``gan_models.device.
   fast_path``; the compile and warm-up seconds and the peak GPU memory of each variant apart);
-- ``sync_free``: steps of eager float32 and bf16 under ``torch.cuda.set_sync_debug_mode("error")``;
+- ``sync_free``: host synchronisations counted by ``torch.cuda.set_sync_debug_mode`` in 3 steps of the trainer's
+  loop body: the paper net in float32 and bf16, infogan-rectangles (code-interaction penalty) in float32;
 - ``time_to_accuracy``: ``infogan-mnist`` at batch 128 with the variant of highest img/s at batch 128, until Q's
   accuracy on the digit reaches ``--target`` (0.95; evaluated every 100 steps on 5,000 training images) or a time
   cap; without real MNIST (``$BASICPROP_MNIST_DIR``) ``infogan-line`` on basicprop-line, which the entry names;
@@ -24,7 +25,6 @@ entry says so. Without a CUDA device (``--device auto``/``cuda``) the report is 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import torch
@@ -42,6 +43,7 @@ from gan_models.config import make_config
 from gan_models.device import compile_mode, fast_path, resolve_device
 from gan_models.infogan import Batch
 from gan_models.latent import CodeSpec
+from gan_models.trainer import Meter
 
 PAPER_PRESET = "infogan"
 N_IMAGES = 8192
@@ -105,9 +107,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def paper_stepper(batch_size: int, device: torch.device, precision: str, compiled: bool, mode: str | None):
-    """The paper net's step on random uint8 images held on the device, as the trainer holds its data."""
-    cfg = make_config(PAPER_PRESET, batch_size=batch_size)
+def paper_stepper(batch_size: int, device: torch.device, precision: str, compiled: bool, mode: str | None,
+                  preset: str = PAPER_PRESET):
+    """The paper net's step (or ``preset``'s) on random uint8 images held on the device, as the trainer holds its
+    data, and its stats added up as the trainer's Meter does between log records."""
+    cfg = make_config(preset, batch_size=batch_size)
     spec = CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, 0)
     torch.manual_seed(0)
     model = build_model(cfg.to_dict(), spec).to(device).train()
@@ -115,10 +119,15 @@ def paper_stepper(batch_size: int, device: torch.device, precision: str, compile
     optims = model.make_optimizers(cfg.lr_d, cfg.lr_g, (cfg.beta1, cfg.beta2))
     gen = torch.Generator(device).manual_seed(0)
     images = torch.randint(0, 256, (N_IMAGES, 1, 28, 28), dtype=torch.uint8, generator=gen, device=device)
+    meter, count = Meter(device), [0]
 
     def step():
         idx = torch.randint(N_IMAGES, (batch_size,), generator=gen, device=device)
-        return model.train_step(Batch(images[idx].float().div_(255.0)), optims, generator=gen)
+        stats = model.train_step(Batch(images[idx].float().div_(255.0)), optims, generator=gen,
+                                 noise_std=cfg.instance_noise)
+        count[0] += 1
+        meter.add(stats, count[0])
+        return stats
     return step
 
 
@@ -178,22 +187,27 @@ def throughput(args, device: torch.device, batches: list[int], compiled: bool, b
 
 
 def sync_free(args, device: torch.device) -> dict:
+    """Host synchronisations in 3 steps (the trainer's loop body), counted by torch.cuda.set_sync_debug_mode:
+    the paper net in float32 and bf16, and infogan-rectangles (code-interaction penalty) in float32."""
     if device.type != "cuda":
         raise SkipPart("torch.cuda.set_sync_debug_mode needs CUDA (tests/test_fast_path.py checks the step on CPU)")
     out = {}
-    for precision in args.precisions:
-        step = paper_stepper(128, device, precision, False, None)
+    for preset, precision in [(PAPER_PRESET, p) for p in args.precisions] + [("infogan-rectangles", "fp32")]:
+        step = paper_stepper(128, device, precision, False, None, preset)
         step()                                # first-call work (cuDNN, allocator) outside the check
         sync(device)
-        torch.cuda.set_sync_debug_mode("error")
-        try:
-            for _ in range(3):
-                step()
-            out[precision] = "no host synchronisation in 3 steps"
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for _ in range(3):
+                    step()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        found = [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
+        out[f"{preset}-{precision}"] = {"syncs_in_3_steps": len(found), "first": found[0] if found else None}
         sync(device)
-    return {"checked": out}
+    return {"checked": out, "sync_free": all(v["syncs_in_3_steps"] == 0 for v in out.values())}
 
 
 # ---------------------------------------------------------------------------------------------- training runs
