@@ -1,22 +1,27 @@
 """The numbers a study table shows, per factor, read from a flat ``disentangle`` report.
 
     headline(report) -> {"position": {"enc_acc": 1.0, "gen_acc": 0.99, "enc_mig": 0.69, "gen_mig": 0.98}, ...,
-                         "_": {"label_fidelity": ...}}
+                         "_": {"label_fidelity": ..., "fd": 12.3, "precision": 0.91, "recall": 0.88}}
 
 ``enc_acc`` / ``gen_acc``: the best one-to-one (Hungarian) accuracy of any categorical code for the factor, in the
 encoder direction (Q on real images) and the generator direction (sampled codes vs factors measured on generated
 images); ``enc_mig`` / ``gen_mig``: the factor's MIG term. Missing numbers (a factor measured in one direction only,
-a continuous measurement that has no accuracy) are left out, never invented.
+a continuous measurement that has no accuracy) are left out, never invented. ``fd`` / ``precision`` / ``recall``:
+sample quality of the generated images (:mod:`eval.sample_quality`, in the factor classifiers' features), entries
+of :data:`GLOBAL`.
 """
 from __future__ import annotations
 
 import math
 
 from eval.clustering import CLUSTER_ACCURACY
+from eval.keys import QUALITY
 from eval.mig import MIG_PER_FACTOR
+from eval.sample_quality import FD, PRECISION, RECALL
 from eval.score import FACTOR_NAMES
 
 GLOBAL = "_"        # entries that belong to no factor
+QUALITY_METRICS = (FD, PRECISION, RECALL)
 
 
 def _finite(v) -> bool:
@@ -36,11 +41,15 @@ def _direction(report: dict, prefix: str, name: str, out: dict) -> None:
 
 
 def headline(report: dict) -> dict:
-    """{factor: {metric: value}} (metrics: enc_acc, gen_acc, enc_mig, gen_mig) plus {"_": {"label_fidelity"}}."""
+    """{factor: {metric: value}} (metrics: enc_acc, gen_acc, enc_mig, gen_mig) plus {"_": {"label_fidelity", "fd",
+    "precision", "recall"}} (each where the report has it)."""
     out: dict = {}
     _direction(report, "enc", "enc", out)
     _direction(report, "gen", "gen", out)
     fidelity = report.get("cinfogan.label_fidelity")
     if _finite(fidelity):
-        out[GLOBAL] = {"label_fidelity": fidelity}
+        out.setdefault(GLOBAL, {})["label_fidelity"] = fidelity
+    for metric in QUALITY_METRICS:
+        if _finite(report.get(QUALITY + metric)):
+            out.setdefault(GLOBAL, {})[metric] = report[QUALITY + metric]
     return out

@@ -19,7 +19,9 @@ from study.headline import GLOBAL
 from study.runner import DIVERGED, FAILED, OK
 
 METRIC_NAMES = {"enc_acc": "encoder acc", "gen_acc": "generator acc", "enc_mig": "encoder MIG",
-                "gen_mig": "generator MIG", "label_fidelity": "label fidelity"}
+                "gen_mig": "generator MIG", "label_fidelity": "label fidelity", "fd": "FD", "precision": "precision",
+                "recall": "recall"}
+QUALITY_COLUMNS = ("fd", "precision", "recall")    # sample quality, one value per run (entries of GLOBAL)
 CSV_COLUMNS = ("study", "row", "seed", "status", "factor", "metric", "trained", "untrained", "config_hash", "wall_s")
 
 
@@ -77,10 +79,10 @@ def aggregate(summaries: list[dict], spec=None) -> list[dict]:
     return rows
 
 
-def _fmt(stats: dict | None, worst: bool = True) -> str:
+def _fmt(stats: dict | None, worst: bool = True, digits: int = 3) -> str:
     if not stats:
         return "–"
-    text = f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+    text = f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
     return f"{text} (worst {stats['min']:.3f})" if worst and stats["n"] > 1 else text
 
 
@@ -91,26 +93,39 @@ def _target_text(target: dict | None) -> str:
     return f"{METRIC_NAMES[target['metric']]} ≥ {target['min']:g} on {on}"
 
 
+def _quality_cells(m: dict) -> list[str]:
+    """FD, precision, recall (mean ± std over seeds) and the untrained network's, of one row's GLOBAL entries."""
+    def cell(k, which):
+        return _fmt(m.get(k, {}).get(which), worst=False, digits=1 if k == "fd" else 3)
+    return [*(cell(k, "trained") for k in QUALITY_COLUMNS), " / ".join(cell(k, "untrained") for k in QUALITY_COLUMNS)]
+
+
 def markdown_table(rows: list[dict]) -> str:
-    """TABLE.md: one line per row and factor; trained mean ± std (worst seed) and the untrained baseline."""
+    """TABLE.md: one line per row and factor; trained mean ± std (worst seed) and the untrained baseline; where
+    the runs scored sample quality, FD / precision / recall (one value per run: on the row's first line) and the
+    untrained network's."""
+    quality = any(k in r["factors"].get(GLOBAL, {}) for r in rows for k in QUALITY_COLUMNS)
     head = ["row", "factor", "encoder acc", "generator acc", "encoder MIG", "generator MIG",
-            "untrained enc acc / MIG", "seeds at target", "diverged", "target"]
+            "untrained enc acc / MIG", *(["FD", "precision", "recall", "untrained FD / precision / recall"]
+                                         if quality else []), "seeds at target", "diverged", "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         at = "–" if r["at_target"] is None else f"{r['at_target']}/{len(r['seeds'])}"
         diverged = f"{r['diverged']}/{len(r['seeds'])}" + (f" ({r['failed']} failed)" if r["failed"] else "")
-        factors = r["factors"] or {"–": {}}
-        for f, m in factors.items():
+        glob = r["factors"].get(GLOBAL, {})
+        factors = {f: m for f, m in r["factors"].items() if f != GLOBAL or "label_fidelity" in m} or {"–": {}}
+        for i, (f, m) in enumerate(factors.items()):
+            extra = (_quality_cells(glob) if i == 0 else [""] * 4) if quality else []
             if f == GLOBAL:
                 cells = [r["row"], "label fidelity", _fmt(m.get("label_fidelity", {}).get("trained")), "", "", "",
-                         _fmt(m.get("label_fidelity", {}).get("untrained"), worst=False), at, diverged,
+                         _fmt(m.get("label_fidelity", {}).get("untrained"), worst=False), *extra, at, diverged,
                          _target_text(r["target"])]
             else:
                 base = (f"{_fmt(m.get('enc_acc', {}).get('untrained'), worst=False)} / "
                         f"{_fmt(m.get('enc_mig', {}).get('untrained'), worst=False)}")
                 cells = [r["row"], f, *(_fmt(m.get(k, {}).get("trained")) for k in
                                         ("enc_acc", "gen_acc", "enc_mig", "gen_mig")),
-                         base, at, diverged, _target_text(r["target"])]
+                         base, *extra, at, diverged, _target_text(r["target"])]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

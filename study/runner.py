@@ -1,11 +1,12 @@
-"""Plan a study's runs, run one (train + disentangle + the untrained baseline), and say where each run stands.
+"""Plan a study's runs, run one (train + disentangle, whose report holds the untrained baseline), and say where
+each run stands.
 
 Layout of a study directory ``DIR``::
 
     DIR/study.json                  the spec as resolved, the budget and the command (rewritten by each `run`)
     DIR/runs/<row>--seed<S>.json    one small summary per finished run: commit these
-    DIR/work/<row>/seed<S>-<hash>/  the run directory (ckpt.pt, log.jsonl, grids; eval/ and eval-untrained/ with
-                                    the two disentangle reports): not for committing
+    DIR/work/<row>/seed<S>-<hash>/  the run directory (ckpt.pt, log.jsonl, grids; eval/ with the disentangle
+                                    report, trained and untrained numbers): not for committing
 
 A run's identity is its row, its seed and the hash of everything that decides its numbers (the full training
 config and the evaluation settings). The same command again skips runs whose summary has the same hash, resumes
@@ -135,18 +136,6 @@ def _curve(run_dir: Path) -> list[dict]:
     return curve
 
 
-def _untrained(trained, config: dict):
-    """The same architecture at initialisation (same seed as training) in place of the trained weights."""
-    import torch
-
-    from gan_models.checkpoint import build_model
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(config["seed"]))
-        model = build_model(config, trained.spec)
-    model.to(trained.device).eval()
-    return dataclasses.replace(trained, generator=model.G, discriminator=model.D, step=0, metrics={})
-
-
 def _train(run: Run, run_dir: Path) -> None:
     from eval.clustering import code_factor_accuracy
     from gan_models import TrainConfig, train
@@ -160,18 +149,17 @@ def _train(run: Run, run_dir: Path) -> None:
 
 
 def _score(run: Run, run_dir: Path) -> tuple[dict, dict]:
-    """(trained report, untrained report) of ``disentangle`` on the run's checkpoint, with the same settings."""
+    """(trained report, untrained report) of ``disentangle`` on the run's checkpoint: one report, whose
+    ``untrained.*`` entries (the same architecture at initialisation, the same settings, seed and samples) become
+    the second report, read by the same functions."""
     from eval.disentangle import DisentangleConfig, disentangle
+    from eval.keys import UNTRAINED
     from eval.report import write_report
-    from gan_models import load_checkpoint
 
     settings = {**run.eval, "ckpt": str(run_dir / "ckpt.pt"), "device": run.train.get("device", "cpu")}
-    cfg = DisentangleConfig(**settings)
-    trained = load_checkpoint(cfg.ckpt, device=cfg.device)
-    report = disentangle(cfg, model=trained)
-    baseline = disentangle(cfg, model=_untrained(trained, trained.config))
+    report = disentangle(DisentangleConfig(**settings))
     write_report(report, run_dir / "eval")
-    write_report(baseline, run_dir / "eval-untrained", plots=False)
+    baseline = {k[len(UNTRAINED):]: v for k, v in report.items() if k.startswith(UNTRAINED)}
     return report, baseline
 
 
@@ -213,7 +201,7 @@ def _scalars(report: dict | None) -> dict:
     """The scalar numbers of a disentangle report (MIG, SAP, DCI, ...), without settings, versions or timings."""
     if not report:
         return {}
-    skip = ("setting.", "version.", "timing.", "checkpoint.")
+    skip = ("setting.", "version.", "timing.", "checkpoint.", "untrained.")
     return {k: v for k, v in report.items()
             if not k.startswith(skip) and isinstance(v, (int, float)) and not isinstance(v, bool)}
 

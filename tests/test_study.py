@@ -100,14 +100,23 @@ def test_smoke_study_summaries(smoke):
     assert set(sums) == set(result["done"])
     for s in sums.values():
         assert s["status"] == "ok" and s["message"] == ""
-        assert set(s["metrics"]) == ({"position"} if s["row"] == "line" else {"left_height", "right_height"})
-        for factor, m in s["metrics"].items():
+        factors = {f: m for f, m in s["metrics"].items() if f != "_"}
+        assert set(factors) == ({"position"} if s["row"] == "line" else {"left_height", "right_height"})
+        for factor, m in factors.items():
             assert 0 <= m["enc_acc"] <= 1 and 0 <= m["gen_acc"] <= 1
             assert "enc_acc" in s["untrained"][factor]          # the untrained network, scored the same way
         assert [c["step"] for c in s["curve"]] == [12, 24]
-        assert all(f"acc/{f}" in c for c in s["curve"] for f in s["metrics"])   # Q scored at each evaluation
+        assert all(f"acc/{f}" in c for c in s["curve"] for f in factors)   # Q scored at each evaluation
         assert s["config"]["steps"] == 24 and s["config"]["seed"] == s["seed"]
         assert len(s["config_hash"]) == 12 and s["wall_s"] > 0 and s["versions"]["torch"]
+        # sample quality of both networks, from the one report that holds the untrained numbers too
+        for numbers in (s["metrics"]["_"], s["untrained"]["_"]):
+            assert numbers["fd"] >= 0 and 0 <= numbers["precision"] <= 1 and 0 <= numbers["recall"] <= 1
+        assert s["scores"]["quality.fd"] == s["metrics"]["_"]["fd"]
+        assert s["untrained_scores"]["quality.fd"] == s["untrained"]["_"]["fd"]
+        assert s["untrained_scores"]["enc.mig"] == pytest.approx(
+            json.loads((Path(s["run_dir"]) / "eval" / "report.json").read_text())["untrained.enc.mig"])
+        assert not any(k.startswith("untrained.") for k in s["scores"])
     # the trained and the untrained scores are different networks' numbers
     line0 = sums["line--seed0"]
     assert line0["metrics"] != line0["untrained"]
@@ -136,6 +145,11 @@ def test_report_tables_and_figures(smoke, tmp_path):
     assert stats["mean"] == pytest.approx(sum(accs) / 2) and stats["min"] == min(accs) and stats["n"] == 2
     assert line["at_target"] == sum(a >= 0.95 for a in accs) and line["diverged"] == 0
     assert "| line | position |" in built["table_md"]
+    head = built["table_md"].splitlines()[0]
+    assert "| FD | precision | recall | untrained FD / precision / recall |" in head
+    fd = [sums[f"line--seed{s}"]["metrics"]["_"]["fd"] for s in (0, 1)]
+    assert f"| {sum(fd) / 2:.1f} ± " in built["table_md"].splitlines()[2]
+    assert "line,0,ok,_,fd," in built["csv"]
     csv_lines = built["csv"].splitlines()
     assert csv_lines[0].startswith("study,row,seed,status,factor,metric,trained,untrained")
     assert len(csv_lines) == 1 + sum(len(m) for s in sums.values() for m in s["metrics"].values())
@@ -227,3 +241,18 @@ def test_ray_executor_gives_the_local_summaries(smoke, tmp_path):
     for key in result["done"]:
         for field in ("status", "config_hash", "metrics", "untrained", "curve", "scores"):
             assert remote[key][field] == local[key][field], (key, field)
+
+
+def test_tables_without_sample_quality_keep_their_columns():
+    """Summaries written before sample quality (the committed results) give the table they always gave."""
+    run = {"study": "t", "row": "line", "seed": 0, "status": "ok", "config_hash": "x", "wall_s": 1.0,
+           "metrics": {"position": {"enc_acc": 1.0, "enc_mig": 0.7}},
+           "untrained": {"position": {"enc_acc": 0.4, "enc_mig": 0.1}}}
+    table = report.build([run])["table_md"]
+    assert "FD" not in table and table.splitlines()[2].startswith("| line | position | 1.000 ± 0.000 |")
+    with_quality = {**run, "metrics": {**run["metrics"], "_": {"fd": 12.34, "precision": 0.9, "recall": 0.8}},
+                    "untrained": {**run["untrained"], "_": {"fd": 99.0, "precision": 0.1, "recall": 0.2}}}
+    lines = report.build([with_quality])["table_md"].splitlines()
+    assert len(lines) == 3 and "label fidelity" not in lines[2]
+    assert ("| 12.3 ± 0.0 | 0.900 ± 0.000 | 0.800 ± 0.000 | 99.0 ± 0.0 / 0.100 ± 0.000 / 0.200 ± 0.000 |"
+            in lines[2])
