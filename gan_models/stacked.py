@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn.utils import parametrize
 
 from basicprop.files import folder_lock, remove_temps, write_json
 
@@ -122,25 +123,45 @@ def _in_dims(x):
 
 class Stack:
     """K models of one architecture as one: ``module`` holds every parameter and buffer of the members stacked along
-    dim 0 (member k's tensor is ``t[k]``), ``optims`` one Adam for D + Q and one for G over them, with the
-    hyperparameters and (resume) the states of the members' optimizers ``optims``.
+    dim 0 (member k's tensor is ``t[k]``), ``optims`` one Adam for D + Q and one for G, with the hyperparameters and
+    (resume) the states of the members' optimizers ``optims``.
 
-    ``batched``: each piece of the update runs once, vmapped over the members (fast where kernel launches cost,
-    equal to single runs up to rounding); else member by member on views of the stacked tensors (bit-identical to
-    single runs; on a CPU, which gains nothing from batching, this is the default of ``train_stacked``)."""
+    ``batched``: each piece of the update runs once, vmapped over the members, and the Adams step the stacked
+    tensors (fast where kernel launches cost, equal to single runs up to rounding). Else member by member on views
+    of the stacked tensors, ``params[k]``, which the Adams step (bit-identical to single runs; on a CPU, which gains
+    nothing from batching, this is the default of ``train_stacked``: every temporary keeps a single run's size)."""
 
     def __init__(self, models: list[InfoGAN], optims: list[dict], *, batched: bool = True):
         self.k, self.batched = len(models), batched
+        if batched and any(parametrize.is_parametrized(m) for m in models[0].modules()):
+            raise ValueError("spectral norm (d_spectral_norm) cannot be vmapped: its power iteration writes in place; "
+                             "stack these seeds member by member (batched=False) or train them one by one")
         self.module = copy.deepcopy(models[0])
         params, buffers = stack_module_state(models)
         for name, t in {**params, **buffers}.items():
             owner, _, attr = name.rpartition(".")
             setattr(self.module.get_submodule(owner), attr, nn.Parameter(t.detach()) if name in params else t)
-        self.optims = self.module.make_optimizers(1.0, 1.0, (0.0, 0.0))
-        for key, opt in self.optims.items():
-            opt.param_groups[0].update({k: v for k, v in optims[0][key].param_groups[0].items() if k != "params"})
-        self._load_optimizers(optims)
+        self.params = [] if batched else [{name: t.detach()[k].requires_grad_()
+                                           for name, t in self.module.named_parameters()} for k in range(self.k)]
+        self.optims = {}
+        for key, opt in optims[0].items():       # "D": D and Q, "G": G, as InfoGAN.make_optimizers
+            hyper = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
+            tensors = [p for name, p in self.module.named_parameters() if name.startswith(f"{key}.")] if batched \
+                else [p for k in range(self.k) for p in self._member_params(key, k)]
+            self.optims[key] = type(opt)(tensors, **hyper)
+        if batched:
+            self._load_optimizers(optims)
+        else:
+            for k, member in enumerate(optims):
+                for key, opt in member.items():
+                    for q, p in zip(opt.param_groups[0]["params"], self._member_params(key, k)):
+                        if opt.state.get(q):
+                            self.optims[key].state[p] = opt.state.pop(q)
         self.pieces = _Pieces(self.module)
+
+    def _member_params(self, net: str, k: int) -> list[torch.Tensor]:
+        """Member k's parameters of net "D" or "G" (member by member), in the order of ``net.parameters()``."""
+        return [p for name, p in self.params[k].items() if name.startswith(f"{net}.")]
 
     def _load_optimizers(self, optims: list[dict]) -> None:
         """Stack the members' Adam states (resume); ValueError when they are not at the same step."""
@@ -159,18 +180,17 @@ class Stack:
                 m.state.clear()
 
     def _call(self, piece: str, *args, frozen: str | None = None):
-        """``piece`` for every member at once; parameters under ``frozen`` ("model.D.") get no gradient."""
-        tensors = {name: p.detach() if frozen and name.startswith(frozen) else p
-                   for name, p in self.pieces.named_parameters()}
-        tensors.update(self.pieces.named_buffers())
-
-        def one(member_tensors, *member_args):
-            return functional_call(self.pieces, member_tensors, (piece, *member_args))
+        """``piece`` for every member; the parameters of net ``frozen`` ("D") get no gradient."""
+        def one(params, buffers, *member_args):
+            tensors = {f"model.{name}": p.detach() if frozen and name.startswith(f"{frozen}.") else p
+                       for name, p in params.items()}
+            tensors.update((f"model.{name}", b) for name, b in buffers.items())
+            return functional_call(self.pieces, tensors, (piece, *member_args))
+        buffers = dict(self.module.named_buffers())
         if self.batched:
-            return vmap(one, in_dims=(0, *map(_in_dims, args)))(tensors, *args)
-        # unbind: its backward stacks the K gradients (selecting t[k] would add K zero-filled full-size ones)
-        parts = {name: t.unbind(0) if t.requires_grad else t for name, t in tensors.items()}
-        return _stack([one({name: t[k] for name, t in parts.items()}, *(_member(a, k) for a in args))
+            params = dict(self.module.named_parameters())
+            return vmap(one, in_dims=(0, 0, *map(_in_dims, args)))(params, buffers, *args)
+        return _stack([one(self.params[k], {name: b[k] for name, b in buffers.items()}, *(_member(a, k) for a in args))
                        for k in range(self.k)])
 
     def train_step(self, batches: list[Batch], generators: list[torch.Generator],
@@ -196,7 +216,7 @@ class Stack:
         views = _stack([model.g_inputs(f, noise_std, g) for f, g in zip(fake.unbind(0), generators)])
         mix = _stack([model.interaction_input(max(n // 4, 1), g, b.y) for b, g in zip(batches, generators)]) \
             if model.lambda_interaction > 0 else None
-        loss_g, g_stats = self._call("g_loss", views, latent, mix, frozen="model.D.")
+        loss_g, g_stats = self._call("g_loss", views, latent, mix, frozen="D")
         loss_g.sum().backward()
         self.optims["G"].step()
         return step_stats(d_stats, g_stats)
@@ -208,12 +228,13 @@ class Stack:
             model.get_parameter(name).copy_(t[k])
         for name, t in self.module.named_buffers():
             model.get_buffer(name).copy_(t[k])
-        for key, opt in (optims or {}).items():
-            member = optims[key]
-            for p, q in zip(self.optims[key].param_groups[0]["params"], member.param_groups[0]["params"]):
+        for key, member in (optims or {}).items():
+            mine = self._member_params(key, k) if self.params else self.optims[key].param_groups[0]["params"]
+            for p, q in zip(mine, member.param_groups[0]["params"]):
                 state = self.optims[key].state.get(p)
                 if state:
-                    member.state[q] = {name: v.clone() if v.dim() == 0 else v[k].clone() for name, v in state.items()}
+                    member.state[q] = {name: v.clone() if v.dim() == 0 or self.params else v[k].clone()
+                                       for name, v in state.items()}
 
 
 @dataclass
@@ -236,12 +257,13 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
     checkpoints, ``<out_k>/ckpt.pt``. The command line's ``train --seeds 0 1 2 3 --out runs/line`` gives member k
     ``runs/line/seed<k>`` (``runs/line/seed0`` ... ``runs/line/seed3``).
 
-    Each member's directory is what ``train(configs[k])`` writes, with the same numbers up to rounding (module
-    docstring). ``resume=True`` continues every member (all at one step). ``score_codes`` as for ``train``;
+    Each member's directory is what ``train(configs[k])`` writes: bit for bit member by member, up to rounding
+    ``batched`` (vmapped; default: on CUDA, without spectral norm; see the module docstring). ``resume=True`` continues every member (all at one step). ``score_codes`` as for ``train``;
     ``log(k, record)`` sees every log record of member k; ``should_stop`` is polled at every step boundary, and
     when it answers True every member is saved there and ``TrainingInterrupted`` raised. A member whose loss
     becomes non-finite stops them all (``TrainingDiverged``; nothing saved at that step, so they resume together).
-    Raises ValueError for configs that differ by more than seed and out.
+    Raises ValueError for configs that differ by more than seed and out, for precision bf16 or compile, and for
+    members at different steps on resume.
     """
     check_stackable(configs)
     cfg = configs[0]
@@ -276,7 +298,7 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
                           "rng_continued": run.rng_continued})
             members.append(_Member(run, out, runlog, Meter(device)))
         stack = Stack([r.model for r in runs], [r.optims for r in runs],
-                      batched=device.type == "cuda" if batched is None else batched)
+                      batched=device.type == "cuda" and not cfg.d_spectral_norm if batched is None else batched)
         t_last, step_last = time.time(), step
         while step < total:
             if should_stop is not None and should_stop():

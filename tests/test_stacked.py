@@ -148,6 +148,10 @@ def test_bad_stacks_are_refused(tmp_path):
         train_stacked([])
     with pytest.raises(ValueError, match="torch.compile"):
         train_stacked([_cfg(tmp_path, 0, compile=True), _cfg(tmp_path, 1, compile=True)])
+    sn = make_config("infogan", d_spectral_norm=True)
+    model = build_model(sn.to_dict(), CodeSpec(sn.noise_dim, sn.cat, sn.cont, 0))
+    with pytest.raises(ValueError, match="spectral norm.*cannot be vmapped"):
+        Stack([model], [model.make_optimizers(sn.lr_d, sn.lr_g, (sn.beta1, sn.beta2))], batched=True)
     # members at different steps cannot resume together
     train(_cfg(tmp_path / "r", 0, steps=2))
     train(_cfg(tmp_path / "r", 1, steps=3))
