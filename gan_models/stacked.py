@@ -259,9 +259,10 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
 
     Each member's directory is what ``train(configs[k])`` writes: bit for bit member by member, up to rounding
     ``batched`` (vmapped; default: on CUDA, without spectral norm; see the module docstring). ``resume=True``
-    continues every member (all at one step). ``score_codes`` as for ``train``; ``log(k, record)`` sees every log record of member k; ``should_stop`` is polled at every step boundary, and
-    when it answers True every member is saved there and ``TrainingInterrupted`` raised. A member whose loss
-    becomes non-finite stops them all (``TrainingDiverged``; nothing saved at that step, so they resume together).
+    continues every member (all at one step). ``score_codes`` as for ``train``; ``log(k, record)`` sees every log
+    record of member k; ``should_stop`` is polled at every step boundary, and when it answers True every member is
+    saved there and ``TrainingInterrupted`` raised. A member whose loss becomes non-finite stops them all
+    (``TrainingDiverged``; nothing saved at that step, so they resume together).
     Raises ValueError for configs that differ by more than seed and out, for precision bf16 or compile, and for
     members at different steps on resume.
     """
