@@ -1,6 +1,6 @@
 """The one place the project writes files: atomically, with the umask's permissions, and under a folder lock.
 
-Every file is written to a hidden temp file beside its target (``.NAME.XXXXXXXX.tmp``) and renamed into place, so a
+Every file is written to a hidden temp file beside its target (``.NAME.PID-XXXXXXXX.tmp``) and renamed into place, so a
 reader, a crash or ``kill -9`` sees the old file or the new one, never half of one. A failure (a full disk, an
 exception, Ctrl-C) removes the temp file and leaves the previous target untouched. Files get ``0o666 & ~umask`` and
 folders ``0o777 & ~umask``, as ``open()`` and ``mkdir()`` would give them.
@@ -17,8 +17,8 @@ import fcntl
 import json
 import math
 import os
+import secrets
 import shutil
-import signal
 import socket
 import tempfile
 import time
@@ -56,18 +56,10 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM at the OS until the block ends, so a temp file is recorded before the interrupt
-    that would have to remove it can run (its Python handler runs at the first instruction after the block)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+def _temp_beside(path: Path) -> Path:
+    """A fresh temp name beside ``path`` (this process's id and 32 random bits): nothing else creates it, so an
+    interrupt at any instant leaves at most a file of this name, which the writer's cleanup removes by name."""
+    return path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
 
 
 @contextlib.contextmanager
@@ -79,12 +71,9 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
+    tmp = _temp_beside(path)            # named before it exists, so the cleanup below always knows it
     try:
-        with _signals_held():
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-            os.close(fd)
-            tmp = Path(name)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         yield tmp
         os.chmod(tmp, 0o666 & ~umask())
         if durable:
@@ -97,8 +86,7 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
         if durable:
             _fsync_dir(path.parent)
     except BaseException:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -107,10 +95,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp folder beside ``path``; on success it replaces ``path`` (an old folder is removed after)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
+    tmp = _temp_beside(path)
     try:
-        with _signals_held():
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+        os.mkdir(tmp, 0o700)
         yield tmp
         os.chmod(tmp, 0o777 & ~umask())
         old = None
@@ -121,8 +108,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 import pytest
@@ -170,18 +169,19 @@ def test_remove_temps_older_than_spares_a_live_writer(tmp_path):
 
 @pytest.mark.parametrize("writer", ["path", "dir"])
 def test_an_interrupt_right_after_the_temp_is_made_leaves_nothing(tmp_path, monkeypatch, writer):
-    """Ctrl-C arriving the instant the temp file or folder exists (before the writer could record it) is held
-    until the writer can remove it."""
-    real = tempfile.mkstemp if writer == "path" else tempfile.mkdtemp
+    """Ctrl-C arriving the instant the temp file or folder exists, before the writer's next line, leaves nothing."""
+    name = "open" if writer == "path" else "mkdir"
+    real = getattr(os, name)
 
     def make_then_interrupt(*args, **kwargs):
         made = real(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGINT)
         return made
 
-    monkeypatch.setattr(tempfile, "mkstemp" if writer == "path" else "mkdtemp", make_then_interrupt)
+    monkeypatch.setattr(files.os, name, make_then_interrupt)
     context = files.atomic_path if writer == "path" else files.atomic_dir
     with pytest.raises(KeyboardInterrupt):
         with context(tmp_path / "out") as tmp:
             (tmp / "x").write_text("x") if writer == "dir" else tmp.write_text("x")
+    monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
