@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicprop import files
+from basicprop.generate import FORMAT_VERSION
 from basicprop.images import to_uint8
 from eval.config import ClassifierConfig
 
@@ -227,7 +228,7 @@ def kind_classifiers(kind, *, config: ClassifierConfig = ClassifierConfig(), dev
             d = data()
             return d["x_train"], d["f_train"][:, j], d["x_test"], d["f_test"][:, j]
         spec = {"source": kind.name, "kind_params": kind.params, "factor": name, "n_train": config.n_train,
-                "n_test": config.n_test}
+                "n_test": config.n_test, "format_version": FORMAT_VERSION}   # the rendered bytes it trains on
         out.append(_cached_or_train(spec, make, int(size), config.widths, config.epochs, config, device, log))
     return out
 
