@@ -200,7 +200,9 @@ def test_compiled_training_saves_a_plain_checkpoint_resumes_and_follows_eager(tm
 
 
 # ------------------------------------------------------------------------------------------------ gpu_check
+@pytest.mark.slow
 def test_gpu_check_smoke_runs_end_to_end_on_cpu(tmp_path):
+    """Every part of the GPU check at tiny sizes on a CPU: about 10 s of CPU time, 25 s on 2 shared cores."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OUT": str(tmp_path)}
     proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--smoke"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300)
