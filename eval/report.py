@@ -126,25 +126,51 @@ def plot_mi_heatmap(mi_normalized, code_names: Sequence[str], factor_names: Sequ
     return _save(fig, path)
 
 
-def plot_traversal(images: np.ndarray, row_labels: Sequence[str], annotations: Sequence[Sequence[str]],
-                   path: str | os.PathLike, title: str = "") -> Path:
-    """``images (R, S, 28, 28)`` in [0, 1] -> PNG grid, each image captioned with its measured factor values."""
-    r, s = images.shape[:2]
-    fig = _figure(figsize=(1.05 * s + 0.8, 1.2 * r + 0.4), dpi=100)
-    axes = fig.subplots(r, s, squeeze=False)
-    for a in range(r):
-        for b in range(s):
+TRAVERSAL_TITLE = ("each row sweeps one code from one base latent\n"
+                   "above an image: the swept code's value; below it: the measured factors")
+_CHAR_IN = 0.055                     # width of a 6-pt character, inches (generous: digits and lower case)
+
+
+def traversal_figure(grid, title: str = TRAVERSAL_TITLE):
+    """The figure of a :class:`eval.traversal.TraversalGrid`: one image per sweep value, the swept value above it,
+    the measured factors below it, ``"<code> (base b)"`` left of each row, the title and the legend of the short
+    names on top. Cells widen with the longest text and the figure with the columns and the title: nothing is
+    clipped and no two texts overlap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    r, s = grid.images.shape[:2]
+    texts = [t for rows in (grid.captions, grid.col_values) for row in rows for t in row]
+    cell = max(1.0, _CHAR_IN * max(map(len, texts), default=0) + 0.15)
+    heading = "\n".join(t for t in (title, grid.legend and f"factors: {grid.legend}") if t)
+    fig = _figure(figsize=(cell * max(s, 1) + 1.3, 1.4 * max(r, 1) + 0.3 + 0.15 * heading.count("\n")), dpi=100)
+    FigureCanvasAgg(fig)
+    if r == 0 or s == 0:
+        fig.text(0.5, 0.5, "no sweep drawn", ha="center", va="center", fontsize=8)
+    axes = fig.subplots(r, s, squeeze=False) if r and s else np.empty((0, 0))
+    for a in range(axes.shape[0]):
+        for b in range(axes.shape[1]):
             ax = axes[a, b]
-            ax.imshow(images[a, b], cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_xlabel(annotations[a][b], fontsize=6, labelpad=1)
             if b == 0:
-                ax.set_ylabel(row_labels[a], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
+                ax.set_ylabel(grid.row_labels[a], fontsize=7)
+            if not grid.col_values[a][b]:               # a shorter row's blank cell
+                ax.set_frame_on(False)
+                continue
+            ax.imshow(grid.images[a, b], cmap="gray", vmin=0, vmax=1)
+            ax.set_title(grid.col_values[a][b], fontsize=6, pad=2)
+            ax.set_xlabel(grid.captions[a][b], fontsize=6, labelpad=1)
+    if heading:
+        sup = fig.suptitle(heading, fontsize=8)
+        need = sup.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi + 0.3
+        if need > fig.get_figwidth():
+            fig.set_figwidth(need)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+def plot_traversal(grid, path: str | os.PathLike, title: str = TRAVERSAL_TITLE) -> Path:
+    """PNG of :func:`traversal_figure`; the same grid gives the same bytes."""
+    return _save(traversal_figure(grid, title), path)
 
 
 def _save(fig, path) -> Path:
@@ -168,9 +194,7 @@ def write_report(report: Mapping, out_dir: str | os.PathLike, *, json_path: str 
         written.append(plot_mi_heatmap(gen[_mi.MI_NORMALIZED], gen[_score.CODE_NAMES], gen[_score.FACTOR_NAMES],
                                        out_dir / "mi_generator.png",
                                        "generator direction: sampled codes vs measured factors"))
-        grid = report[TRAVERSAL_GRID]
-        written.append(plot_traversal(grid.images, grid.row_labels, grid.captions, out_dir / "traversal.png",
-                                      "one code swept per row; captions: measured factors"))
+        written.append(plot_traversal(report[TRAVERSAL_GRID], out_dir / "traversal.png"))
     written.append(write_json(Path(json_path) if json_path else out_dir / "report.json", report))
     return written
 

@@ -24,11 +24,15 @@ from eval.measure import Measurer
 
 
 class TraversalGrid(NamedTuple):
-    """The picture of the sweeps: ``images (R, S, 28, 28)`` float in [0, 1] (blank where a row is shorter),
-    one label per row, one caption (measured factors) per image."""
+    """The picture of the sweeps: ``images (R, S, 28, 28)`` float in [0, 1] (blank where a row is shorter); one
+    label per row, ``"<code> (base b)"``; per image the swept code's value (``col_values``: ``"cat0=3"``,
+    ``"cont0=-0.33"``; ``""`` where blank) and the measured factors (``captions``: ``"lh=9 rh=9"``); ``legend``
+    spells out the captions' short names (``"lh = left_height, rh = right_height"``; ``""`` when none is short)."""
     images: np.ndarray
     row_labels: list[str]
     captions: list[list[str]]
+    col_values: list[list[str]]
+    legend: str
 
 
 def sweep_values(spec, part: str, index: int, steps: int) -> torch.Tensor:
@@ -79,11 +83,23 @@ def _short_names(names: Sequence[str]) -> list[str]:
     return short if len(set(short)) == len(short) else list(names)
 
 
+def sweep_labels(name: str, part: str, values) -> list[str]:
+    """The text of each sweep value: ``"cat0=3"`` (categorical code, label ``y``), ``"cont0=-0.33"`` (continuous)."""
+    if part == "cont":
+        return [f"{name}={round(float(v), 2) + 0.0:.2f}" for v in values]     # + 0.0: never "-0.00"
+    return [f"{name}={int(v)}" for v in values]
+
+
+def legend(names: Sequence[str]) -> str:
+    """What the captions' short names stand for: ``"lh = left_height, rh = right_height"``."""
+    return ", ".join(f"{s} = {n}" for s, n in zip(_short_names(names), names) if s != n)
+
+
 def _caption(values: dict[str, np.ndarray], measurer: Measurer, idx: int) -> str:
     parts = []
     for n, s, m in zip(measurer.names, _short_names(measurer.names), measurer.factors):
         v = values[n][idx]
-        parts.append(f"{s}={v:.2f}" if m.continuous else f"{s}={int(v)}")
+        parts.append(f"{s}={round(float(v), 2) + 0.0:.2f}" if m.continuous else f"{s}={int(v)}")
     return " ".join(parts)
 
 
@@ -97,12 +113,12 @@ def summarize(change: np.ndarray, codes: list[str], factors: list[str]) -> dict:
     return {TRAVERSAL + k: v for k, v in result.items()}
 
 
-def _padded(rows: list[np.ndarray], captions: list[list[str]]) -> tuple[np.ndarray, list[list[str]]]:
+def _padded(rows: list[np.ndarray], *texts: list[list[str]]) -> tuple[np.ndarray, ...]:
     width = max(len(r) for r in rows) if rows else 0
     grid = np.zeros((len(rows), width, 28, 28), np.float32)
     for r, row in enumerate(rows):
         grid[r, :len(row)] = row
-    return grid, [c + [""] * (width - len(c)) for c in captions]
+    return (grid, *([c + [""] * (width - len(c)) for c in t] for t in texts))
 
 
 def traversal(model, measurer: Measurer, layout, *, bases: int, steps: int, grid_bases: int, grid_columns: int,
@@ -114,7 +130,7 @@ def traversal(model, measurer: Measurer, layout, *, bases: int, steps: int, grid
     scales = scales or {}
     base = model.sample_latent(bases, generator)
     change = np.zeros((len(layout), len(measurer.names)))
-    rows, labels, captions = [], [], []
+    rows, labels, captions, col_values = [], [], [], []
     for c, (name, part, index) in enumerate(layout):
         values = sweep_values(model.spec, part, index, steps)
         s = len(values)
@@ -124,11 +140,13 @@ def traversal(model, measurer: Measurer, layout, *, bases: int, steps: int, grid
             change[c, f] = change_rate(np.asarray(measured[fname]).reshape(bases, s), m.continuous,
                                        scales.get(fname))
         cols = np.unique(np.linspace(0, s - 1, min(s, grid_columns)).round().astype(int))
+        swept = sweep_labels(name, part, values[cols].tolist())
         for b in range(min(grid_bases, bases)):
             idx = b * s + cols
             rows.append(images[idx].astype(np.float32) / 255.0)
-            label = ", ".join(f"{float(values[i]):.2g}" for i in (cols[0], cols[-1]))
-            labels.append(f"{name} {label}" if part == "cont" else f"{name}")
+            labels.append(f"{name} (base {b})")
             captions.append([_caption(measured, measurer, i) for i in idx])
-    grid, captions = _padded(rows, captions)
-    return summarize(change, [n for n, _, _ in layout], measurer.names), TraversalGrid(grid, labels, captions)
+            col_values.append(swept)
+    grid, captions, col_values = _padded(rows, captions, col_values)
+    picture = TraversalGrid(grid, labels, captions, col_values, legend(measurer.names))
+    return summarize(change, [n for n, _, _ in layout], measurer.names), picture
