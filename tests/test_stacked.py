@@ -57,13 +57,21 @@ def _assert_same_run(a, b, resumed=False):
     assert all((a / g).read_bytes() == (b / g).read_bytes() for g in grids)
 
 
+@pytest.fixture(autouse=True)
+def _remove_runs(tmp_path):
+    """Each run directory holds checkpoints of about 150 MB: gone once the test is over."""
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def singles(tmp_path_factory):
     """Seeds 0 and 1 trained alone for STEPS steps."""
     root = tmp_path_factory.mktemp("singles")
     for seed in (0, 1):
         train(_cfg(root, seed), score_codes=code_factor_accuracy)
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_two_stacked_seeds_are_bit_identical_to_two_single_runs(tmp_path, singles):
