@@ -32,7 +32,10 @@ OK, DIVERGED, FAILED = "ok", "diverged", "failed"
 DONE = (OK, DIVERGED)          # finished: a diverged run is a result (the original study's "NaN"), not an error
 SUMMARY_FORMAT = 1
 # training-config fields that do not change the numbers
-_NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every"}
+_NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every", "keep", "tensorboard"}
+# options that change the numbers only when set: at their defaults they stay out of the hash, so runs hashed
+# before the options existed still count as done
+_HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False}
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ class Run:
 
 def config_hash(train_config: dict, eval_settings: dict) -> str:
     """12 hex digits of sha256 over what decides a run's numbers."""
-    decided = {"train": {k: v for k, v in sorted(train_config.items()) if k not in _NOT_HASHED},
+    decided = {"train": {k: v for k, v in sorted(train_config.items()) if k not in _NOT_HASHED
+                         and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])},
                "eval": dict(sorted(eval_settings.items()))}
     return hashlib.sha256(json.dumps(decided, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

@@ -256,3 +256,18 @@ def test_tables_without_sample_quality_keep_their_columns():
     assert len(lines) == 3 and "label fidelity" not in lines[2]
     assert ("| 12.3 ± 0.0 | 0.900 ± 0.000 | 0.800 ± 0.000 | 99.0 ± 0.0 / 0.100 ± 0.000 / 0.200 ± 0.000 |"
             in lines[2])
+
+
+def test_options_at_their_defaults_leave_the_config_hash_as_it_was():
+    """A run hashed before an option existed still counts as done while the option keeps its default."""
+    from gan_models import make_config
+    from study.runner import config_hash
+
+    cfg = make_config("infogan-line", out="-").to_dict()
+    before = {k: v for k, v in cfg.items() if k not in ("lr_scale", "precision", "compile", "keep", "tensorboard")}
+    ev = {"n_samples": 100}
+    assert config_hash(cfg, ev) == config_hash(before, ev)
+    assert config_hash({**cfg, "keep": 3, "tensorboard": True}, ev) == config_hash(cfg, ev)
+    for changed in ({"lr_scale": "sqrt"}, {"precision": "bf16"}, {"compile": True}, {"seed": 1}):
+        assert config_hash({**cfg, **changed}, ev) != config_hash(cfg, ev), changed
+    assert config_hash(cfg, {"n_samples": 200}) != config_hash(cfg, ev)
