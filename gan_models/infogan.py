@@ -136,10 +136,12 @@ class InfoGAN(nn.Module):
         dev = base.z.device
         shift = torch.stack([torch.randint(1, k, (n,), generator=generator, device=dev) for k in spec.cat], 1) \
             if spec.cat else base.cat
-        alt_cat = (base.cat + shift) % torch.tensor(spec.cat, device=dev) if spec.cat else base.cat
+        alt_cat = torch.stack([(base.cat[:, i] + shift[:, i]) % k for i, k in enumerate(spec.cat)], 1) \
+            if spec.cat else base.cat
         alt_cont = torch.rand(n, spec.cont, generator=generator, device=dev) * 2 - 1
-        pair = torch.tensor(pairs, device=dev)[torch.arange(n, device=dev) % len(pairs)]     # (n, 2)
         groups = torch.arange(n_groups, device=dev)
+        # the pairs in itertools' order, built on the device (no host data copied in the step)
+        pair = torch.combinations(groups, 2)[torch.arange(n, device=dev) % len(pairs)]      # (n, 2)
         sel_a, sel_b = groups == pair[:, :1], groups == pair[:, 1:]                          # (n, n_groups)
 
         def variant(use_a: bool, use_b: bool) -> Latent:

@@ -152,9 +152,7 @@ def _ours(seen):
 
 @pytest.mark.parametrize("preset, overrides", [
     ("infogan", dict(instance_noise=0.1, lambda_real_mi=1.0, learn_cont_std=True)),
-    pytest.param("infogan-rectangles", dict(cont=1, cat_augment=0.5),   # two codes: interaction penalty, warps
-                 marks=pytest.mark.xfail(strict=True, reason="the code-interaction penalty makes two index tensors "
-                                                             "from Python lists at every step")),
+    ("infogan-rectangles", dict(cont=1, cat_augment=0.5)),   # two codes: interaction penalty, warps
     ("cinfogan", dict(cat=(10,), cat_augment=0.5)),
 ])
 def test_a_training_step_never_waits_for_the_device(preset, overrides):
