@@ -122,9 +122,16 @@ def test_picture_shows_every_label_unclipped(model, measurer, n_texts):
     assert_readable(fig)
 
 
+def test_a_single_column_widens_the_figure_to_its_title():
+    fig = traversal_figure(grid_of(FakeModel("line"), LINE, grid_columns=1))
+    fig.canvas.draw()
+    assert_readable(fig)
+
+
 def test_long_captions_widen_the_cells_instead_of_overlapping():
     grid = grid_of(FakeModel("line"), LINE, grid_columns=4)
-    wide = grid._replace(captions=[[f"{c} slant=-12.34 width=12.34 thickness=1.00" for c in row] for row in grid.captions])
+    long = " slant=-12.34 width=12.34 thickness=1.00"
+    wide = grid._replace(captions=[[c + long for c in row] for row in grid.captions])
     fig, narrow = traversal_figure(wide), traversal_figure(grid)
     fig.canvas.draw()
     assert_readable(fig)
@@ -147,5 +154,9 @@ def test_png_is_written_grows_with_the_columns_and_is_byte_identical(tmp_path):
 def test_no_rows_still_writes_a_picture(tmp_path):
     grid = grid_of(FakeModel("line"), LINE, grid_bases=0)
     assert grid.images.shape == (0, 0, 28, 28) and grid.row_labels == [] and grid.col_values == []
+    fig = traversal_figure(grid)
+    fig.canvas.draw()
+    assert_readable(fig)
+    assert "no sweep drawn" in [t.get_text() for t in _texts(fig)]
     with Image.open(plot_traversal(grid, tmp_path / "t.png")) as png:
         assert png.size[0] > 100
