@@ -117,3 +117,50 @@ def test_every_error_line_names_the_file(tmp_path):
         gz.write_bytes(raw[:-8] + bytes(b ^ 0xFF for b in raw[-8:-4]) + raw[-4:])   # a wrong CRC
     with pytest.raises(ValueError, match="idx.*corrupted gzip"):
         io.read(folder, "train")
+
+
+def test_declared_shape_errors_start_with_the_file(tmp_path):
+    import h5py
+
+    path = make_dataset(KIND, tmp_path / "a.h5", n_train=5, n_test=3, seed=1)
+    with h5py.File(path, "r+") as f:
+        del f["train/images"]
+        f["train/images"] = np.zeros((5, 28, 27), dtype=np.uint8)
+    with pytest.raises(ValueError, match=rf"^{path} \[train\]: images must be uint8"):
+        io.read(path, "train")
+
+
+def test_npz_header_errors_name_the_file_once(tmp_path):
+    path = make_dataset(KIND, tmp_path / "a.npz", n_train=5, n_test=3, seed=1)
+    foreign = tmp_path / "foreign.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(foreign, "w", zipfile.ZIP_STORED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.npy":
+                out = pyio.BytesIO()
+                np.lib.format.write_array(out, np.array('{"format": "other"}'), allow_pickle=False)
+                data = out.getvalue()
+            dst.writestr(name, data)
+    with pytest.raises(ValueError) as e:
+        io.read(foreign, "train")
+    assert str(e.value) == f"{foreign} is not a basicprop dataset (no basicprop header)"
+    big = tmp_path / "big.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.npy":
+                out = pyio.BytesIO()
+                np.lib.format.write_array(out, np.array("x" * io.MAX_HEADER_BYTES), allow_pickle=False)
+                data = out.getvalue()
+            dst.writestr(name, data)
+    with pytest.raises(ValueError) as e:
+        io.read(big, "train")
+    assert str(e.value).startswith(f"{big}") and "None" not in str(e.value)
+
+
+def test_an_interrupted_run_names_its_checkpoint_and_step(tmp_path):
+    from gan_models.trainer import TrainingInterrupted
+
+    e = TrainingInterrupted(tmp_path / "ckpt.pt", 7)
+    assert e.path == tmp_path / "ckpt.pt" and e.step == 7
+    assert str(e) == f"interrupted: saved {tmp_path / 'ckpt.pt'} at step 7; continue with --resume"
