@@ -179,9 +179,7 @@ def train_command(preset, cat, sets, resume, seeds, **options):
     """Train InfoGAN / C-InfoGAN; writes checkpoints, a JSONL log and sample/traversal grids to --out."""
     import torch
 
-    from basicprop.files import FolderLocked
-
-    from .trainer import TrainingDiverged, TrainingInterrupted, train
+    from .trainer import train
 
     ctx = click.get_current_context()
     seeds = _seeds(seeds, ctx.args)
@@ -192,10 +190,21 @@ def train_command(preset, cat, sets, resume, seeds, **options):
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     progress = Progress(cfg.progress, Path(cfg.out).name)
+    path = _under_signals(ctx, progress, lambda stop: train(
+        cfg, resume=resume, score_codes=(ctx.obj or {}).get("score_codes"), log=progress, should_stop=stop))
+    _print_result(path)
+
+
+def _under_signals(ctx: click.Context, progress, run):
+    """``run(should_stop)`` with Ctrl-C / SIGTERM turned into a saved stop: its one line and exit 128 + signal;
+    a diverged run or a locked directory is one error line."""
+    from basicprop.files import FolderLocked
+
+    from .trainer import TrainingDiverged, TrainingInterrupted
+
     try:
         with StopOnSignal() as stop:
-            path = train(cfg, resume=resume, score_codes=(ctx.obj or {}).get("score_codes"), log=progress,
-                         should_stop=stop)
+            return run(stop)
     except TrainingInterrupted as exc:
         progress.close()
         click.echo(str(exc), err=True)
@@ -204,7 +213,6 @@ def train_command(preset, cat, sets, resume, seeds, **options):
         raise click.ClickException(str(exc)) from None
     finally:
         progress.close()
-    _print_result(path)
 
 
 def _print_result(path: Path) -> None:
@@ -255,10 +263,7 @@ def _train_seeds(ctx, preset, cat, sets, resume, seeds, options) -> None:
     """``train --seeds``: one config per seed, out = <out>/seed<S>, trained as one stacked model."""
     import torch
 
-    from basicprop.files import FolderLocked
-
     from .stacked import train_stacked
-    from .trainer import TrainingDiverged, TrainingInterrupted
 
     if options.get("seed") is not None:
         raise ValueError("give --seed or --seeds, not both")
@@ -267,18 +272,8 @@ def _train_seeds(ctx, preset, cat, sets, resume, seeds, options) -> None:
     if cfgs[0].threads > 0:
         torch.set_num_threads(cfgs[0].threads)
     progress = StackedProgress(cfgs[0].progress, out.name, [f"seed{s}" for s in seeds])
-    try:
-        with StopOnSignal() as stop:
-            paths = train_stacked(cfgs, resume=resume, score_codes=(ctx.obj or {}).get("score_codes"), log=progress,
-                                  should_stop=stop)
-    except TrainingInterrupted as exc:
-        progress.close()
-        click.echo(str(exc), err=True)
-        ctx.exit(128 + stop.signum)
-    except (TrainingDiverged, FolderLocked) as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        progress.close()
+    paths = _under_signals(ctx, progress, lambda stop: train_stacked(
+        cfgs, resume=resume, score_codes=(ctx.obj or {}).get("score_codes"), log=progress, should_stop=stop))
     for path in paths:
         _print_result(path)
 
