@@ -130,29 +130,26 @@ def test_declared_shape_errors_start_with_the_file(tmp_path):
         io.read(path, "train")
 
 
-def test_npz_header_errors_name_the_file_once(tmp_path):
-    path = make_dataset(KIND, tmp_path / "a.npz", n_train=5, n_test=3, seed=1)
-    foreign = tmp_path / "foreign.npz"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(foreign, "w", zipfile.ZIP_STORED) as dst:
+def _with_metadata(path, out, metadata: np.ndarray):
+    """A copy of the .npz ``path`` whose metadata member holds ``metadata``."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
         for name in src.namelist():
             data = src.read(name)
             if name == "metadata.npy":
-                out = pyio.BytesIO()
-                np.lib.format.write_array(out, np.array('{"format": "other"}'), allow_pickle=False)
-                data = out.getvalue()
+                buffer = pyio.BytesIO()
+                np.lib.format.write_array(buffer, metadata, allow_pickle=False)
+                data = buffer.getvalue()
             dst.writestr(name, data)
+    return out
+
+
+def test_npz_header_errors_name_the_file_once(tmp_path):
+    path = make_dataset(KIND, tmp_path / "a.npz", n_train=5, n_test=3, seed=1)
+    foreign = _with_metadata(path, tmp_path / "foreign.npz", np.array('{"format": "other"}'))
     with pytest.raises(ValueError) as e:
         io.read(foreign, "train")
     assert str(e.value) == f"{foreign} is not a basicprop dataset (no basicprop header)"
-    big = tmp_path / "big.npz"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "metadata.npy":
-                out = pyio.BytesIO()
-                np.lib.format.write_array(out, np.array("x" * io.MAX_HEADER_BYTES), allow_pickle=False)
-                data = out.getvalue()
-            dst.writestr(name, data)
+    big = _with_metadata(path, tmp_path / "big.npz", np.array("x" * io.MAX_HEADER_BYTES))
     with pytest.raises(ValueError) as e:
         io.read(big, "train")
     assert str(e.value).startswith(f"{big}") and "None" not in str(e.value)
