@@ -233,6 +233,19 @@ def plot_traversals(summaries: list[dict], rows: list[dict], path: Path) -> Path
 
 
 # ---------------------------------------------------------------------------------------------------- writing
+def reproduce_commands(runs: list[dict], name: str, out: Path, budget) -> list[str]:
+    """``study run`` commands that redo exactly the runs summarised: one per set of seeds, rows in their order."""
+    seeds_of: dict[str, list[int]] = {}
+    for s in runs:
+        seeds_of.setdefault(s["row"], []).append(int(s["seed"]))
+    rows_of: dict[tuple, list[str]] = {}
+    for row, seeds in seeds_of.items():
+        rows_of.setdefault(tuple(sorted(set(seeds))), []).append(row)
+    threads = sorted({s.get("threads") for s in runs if s.get("threads")}) or [1]
+    return [f"python cli.py study run {name} --out {out} --budget {budget} --rows {','.join(rows)} "
+            f"--seeds {','.join(map(str, seeds))} --threads {threads[0]}" for seeds, rows in rows_of.items()]
+
+
 def results_section(built: dict, out: Path) -> str:
     """The study's section of docs/RESULTS.md: what was run, on what, the command that reproduces it, the table."""
     info, summary, runs = built["info"], built["summary"], built["summaries"]
@@ -242,12 +255,12 @@ def results_section(built: dict, out: Path) -> str:
     when = dates[0] if dates and dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}" if dates else "?"
     seeds = sorted({s["seed"] for s in runs})
     name = summary["study"]
-    command = info.get("command") or f"python cli.py study run {name} --out {out} --budget {info.get('budget')}"
+    commands = reproduce_commands(runs, name, out, info.get("budget"))
     lines = [f"<!-- study:{name} -->", f"## {name}", ""]
     if built["spec"] is not None and built["spec"].description:
         lines += [built["spec"].description, ""]
     lines += [f"Budget `{info.get('budget')}`, seeds {seeds}, {len(runs)} runs on {'; '.join(machines)}, "
-              f"finished {when}.", "", "Reproduce:", "", f"    {command}",
+              f"finished {when}.", "", "Reproduce:", "", *(f"    {c}" for c in commands),
               f"    python cli.py study report {out} --results docs/RESULTS.md", "", built["table_md"].rstrip(),
               f"<!-- /study:{name} -->"]
     return "\n".join(lines) + "\n"

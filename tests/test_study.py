@@ -271,3 +271,12 @@ def test_options_at_their_defaults_leave_the_config_hash_as_it_was():
     for changed in ({"lr_scale": "sqrt"}, {"precision": "bf16"}, {"compile": True}, {"seed": 1}):
         assert config_hash({**cfg, **changed}, ev) != config_hash(cfg, ev), changed
     assert config_hash(cfg, {"n_samples": 200}) != config_hash(cfg, ev)
+
+
+def test_reproduce_commands_redo_exactly_the_runs_summarised():
+    runs = [{"row": r, "seed": s, "threads": 1} for r, seeds in (("a", range(5)), ("b", range(10)), ("c", range(5)))
+            for s in seeds]
+    assert report.reproduce_commands(runs, "noise", Path("results/noise"), "cpu") == [
+        "python cli.py study run noise --out results/noise --budget cpu --rows a,c --seeds 0,1,2,3,4 --threads 1",
+        "python cli.py study run noise --out results/noise --budget cpu --rows b --seeds 0,1,2,3,4,5,6,7,8,9 "
+        "--threads 1"]
