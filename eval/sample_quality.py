@@ -35,6 +35,10 @@ N_FAKE = "n_fake"
 K = "k"
 NEAREST_K = 5
 CHUNK = 1024                   # rows of a distance block: 1024 x 10,000 float32 = 40 MB
+# A point on a ball's edge (the k-th neighbour itself) counts as inside, as with exact distances: its float32
+# distance is computed again in another block, whose rounding (BLAS blocking, thread count) may differ, so the
+# squared radii are widened by this relative margin, far above float32 rounding and far below any real gap.
+EDGE = 1 + 1e-5
 
 
 def _as_features(x, name: str) -> np.ndarray:
@@ -80,9 +84,9 @@ def _radii2(x: np.ndarray, k: int) -> np.ndarray:
     """Squared distance of each point to its k-th nearest neighbour in ``x``, itself not counted (the k+1-th
     smallest distance of its row, the first being its own 0)."""
     sq = (x * x).sum(axis=1)
-    return np.concatenate([torch.topk(torch.from_numpy(_squared_distances(x[i:i + CHUNK], x, sq)), k + 1, dim=1,
-                                      largest=False).values[:, k].numpy()
-                           for i in range(0, len(x), CHUNK)])
+    return EDGE * np.concatenate([torch.topk(torch.from_numpy(_squared_distances(x[i:i + CHUNK], x, sq)), k + 1,
+                                             dim=1, largest=False).values[:, k].numpy()
+                                  for i in range(0, len(x), CHUNK)])
 
 
 @dataclass(frozen=True)
