@@ -21,6 +21,7 @@ def test_schedule_known_answers():
     assert schedule(cfg, 1000, 0, Path("c.pt")) == (62, 186, 62)      # 1000 // 16 per epoch, 3 epochs
     cfg = make_config(None, dataset="basicprop-line", batch_size=16, steps=10, eval_every=4, out="-")
     assert schedule(cfg, 1000, 0, Path("c.pt")) == (62, 10, 4)        # steps win over epochs
+    assert schedule(cfg, 1000, 10, Path("c.pt"))[1] == 10            # a finished run may be resumed: nothing to do
     with pytest.raises(ValueError, match="fewer than batch_size 16"):
         schedule(cfg, 15, 0, Path("c.pt"))
     with pytest.raises(ValueError, match="c.pt has done 11 steps, more than the 10"):
