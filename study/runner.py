@@ -211,8 +211,12 @@ def _scalars(report: dict | None) -> dict:
 
 
 def execute_pinned(run: Run) -> dict:
-    """:func:`execute` in a worker process: torch's threads pinned to the run's ``threads`` first."""
+    """:func:`execute` in a worker process with torch's and the BLAS libraries' threads pinned to the run's
+    ``threads``: the same rounding in every executor (a Ray worker starts with one BLAS thread), so a run's numbers
+    do not depend on where it ran."""
     import torch
+    from threadpoolctl import threadpool_limits   # installed with scikit-learn
     threads = int(run.train.get("threads") or 1)
     torch.set_num_threads(threads)
-    return execute(run)
+    with threadpool_limits(limits=threads):
+        return execute(run)
