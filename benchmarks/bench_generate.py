@@ -109,31 +109,16 @@ def best_times(fns: dict, repeats: int) -> tuple[dict, dict]:
     return cpu, wall
 
 
-def make_format1(out: Path, stages: dict) -> None:
-    """``make_dataset("rectangles", out, kind_params=RECT_PARAMS)`` with the format-1 renderer; stage times added."""
+def timed_stages(out: Path, stages: dict, format1: bool = False) -> None:
+    """``make_dataset("rectangles", out, kind_params=RECT_PARAMS)`` as the same calls timed one by one (factors,
+    render, write), with today's renderer or (``format1``) the format-1 one; each stage's best time kept."""
     kind = get_kind("rectangles", **RECT_PARAMS)
-    renderer = Format1(kind)
+    render = Format1(kind).render if format1 else kind.render
     t0 = time.perf_counter()
     rngs = split_rngs(0)
     factors = {s: balanced_factors(kind, RECT_SIZES[s], rngs[s]) for s in SPLITS}
     t1 = time.perf_counter()
-    splits = {s: {"images": renderer.render(factors[s], rngs[s]), "labels": kind.labels(factors[s]),
-                  "factors": factors[s]} for s in SPLITS}
-    t2 = time.perf_counter()
-    io.write(out, splits, header(kind, 0, RECT_SIZES), force=True)
-    t3 = time.perf_counter()
-    for name, seconds in (("factors", t1 - t0), ("render", t2 - t1), ("write", t3 - t2)):
-        stages[name] = min(stages.get(name, float("inf")), seconds)
-
-
-def stages_now(out: Path, stages: dict) -> None:
-    """The stages of ``make_dataset`` as it runs now (the same calls, timed one by one)."""
-    kind = get_kind("rectangles", **RECT_PARAMS)
-    t0 = time.perf_counter()
-    rngs = split_rngs(0)
-    factors = {s: balanced_factors(kind, RECT_SIZES[s], rngs[s]) for s in SPLITS}
-    t1 = time.perf_counter()
-    splits = {s: {"images": kind.render(factors[s], rngs[s]), "labels": kind.labels(factors[s]),
+    splits = {s: {"images": render(factors[s], rngs[s]), "labels": kind.labels(factors[s]),
                   "factors": factors[s]} for s in SPLITS}
     t2 = time.perf_counter()
     io.write(out, splits, header(kind, 0, RECT_SIZES), force=True)
@@ -166,9 +151,9 @@ def main() -> None:
         out = Path(tmp) / "rect.h5"
         get_kind("rectangles", **RECT_PARAMS).render(np.zeros((1, 2), np.int64), np.random.default_rng(0))
         old_stages, now_stages = {}, {}
-        cpu, wall = best_times({"old": lambda: make_format1(out, old_stages),
+        cpu, wall = best_times({"old": lambda: timed_stages(out, old_stages, format1=True),
                                 "now": lambda: make_dataset("rectangles", out, force=True, kind_params=RECT_PARAMS),
-                                "stages": lambda: stages_now(out, now_stages)}, args.repeats)
+                                "stages": lambda: timed_stages(out, now_stages)}, args.repeats)
         size = out.stat().st_size / 1e6
         print(f"make_dataset('rectangles', 60k train + 10k test, fg+bg noise) -> .h5 ({size:.1f} MB)")
         for what, best in (("CPU", cpu), ("wall", wall)):
