@@ -43,12 +43,11 @@ from basicprop.files import folder_lock, remove_temps, write_json
 
 from .checkpoint import CKPT_NAME
 from .config import TrainConfig, validate
-from .curves import LOG_NAME
 from .device import resolve_device
 from .infogan import Batch, InfoGAN, Views, step_stats
 from .latent import Latent, sample_latent
 from .trainer import (Meter, Run, RunLog, ScoreCodes, TrainingInterrupted, check_finite, check_tensorboard, evaluate,
-                      instance_noise_std, log_sink, schedule, start_run)
+                      instance_noise_std, open_run_log, schedule, start_run, train_record)
 
 MEMBER_KEYS = ("seed", "out")     # the only config fields in which the members of a stack may differ
 
@@ -290,13 +289,8 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
         eval_idx = np.random.default_rng(0).permutation(n_data)[:cfg.eval_size]
         members = []
         for k, (run, out) in enumerate(zip(runs, outs)):
-            write_json(out / "config.json", {"config": run.cfg.to_dict(), "spec": run.spec.to_dict(),
-                                             "dataset_meta": data.meta}, indent=2)
-            sink = log_sink(out, run.cfg, step if resume else None,
-                            None if log is None else functools.partial(log, k), closing)
-            runlog = RunLog(out / LOG_NAME, sink, keep_until=step if resume else None)
-            runlog.write({"event": "start", "kind": "start", "step": step, "total": total,
-                          "rng_continued": run.rng_continued})
+            runlog = open_run_log(run, out, total, resume, None if log is None else functools.partial(log, k),
+                                  closing)
             members.append(_Member(run, out, runlog, Meter(device)))
         stack = Stack([r.model for r in runs], [r.optims for r in runs],
                       batched=device.type == "cuda" and not cfg.d_spectral_norm if batched is None else batched)
@@ -333,10 +327,7 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
             if due_log:
                 now = time.time()
                 for m in members:
-                    m.log.write({"kind": "train", "step": step, "epoch": step / steps_per_epoch,
-                                 **m.meter.means(), "noise_std": instance_noise_std(cfg, step),
-                                 "img_per_s": (step - step_last) * cfg.batch_size / max(now - t_last, 1e-9),
-                                 "time": now})
+                    m.log.write(train_record(cfg, step, steps_per_epoch, m.meter, step_last, t_last, now))
                 t_last, step_last = now, step
             for m in members:
                 if due_eval:

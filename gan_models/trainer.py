@@ -350,6 +350,25 @@ def check_finite(run: Run, meter: Meter, weights: bool, total: int, ckpt_path: P
         f"a lower D learning rate (--lr-d {cfg.lr_d / 2:g}), one-sided label smoothing (--real-label 0.9).")
 
 
+def open_run_log(run: Run, out: Path, total: int, resume: bool, log, closing: contextlib.ExitStack) -> RunLog:
+    """Write ``config.json``, open ``log.jsonl`` (on resume kept up to the run's step) and log the start."""
+    write_json(out / "config.json", {"config": run.cfg.to_dict(), "spec": run.spec.to_dict(),
+                                     "dataset_meta": run.data.meta}, indent=2)
+    runlog = RunLog(out / LOG_NAME, log_sink(out, run.cfg, run.step if resume else None, log, closing),
+                    keep_until=run.step if resume else None)
+    runlog.write({"event": "start", "kind": "start", "step": run.step, "total": total,
+                  "rng_continued": run.rng_continued})
+    return runlog
+
+
+def train_record(cfg: TrainConfig, step: int, steps_per_epoch: int, meter: Meter, since_step: int,
+                 since_time: float, now: float) -> dict:
+    """The ``train`` record at ``step``: the meter's means since the last record, and images per second."""
+    return {"kind": "train", "step": step, "epoch": step / steps_per_epoch, **meter.means(),
+            "noise_std": instance_noise_std(cfg, step),
+            "img_per_s": (step - since_step) * cfg.batch_size / max(now - since_time, 1e-9), "time": now}
+
+
 def schedule(cfg: TrainConfig, n_data: int, step: int, ckpt_path: Path) -> tuple[int, int, int]:
     """(steps per epoch, total steps, steps between evaluations); ValueError when the run cannot go on."""
     if n_data < cfg.batch_size:
@@ -400,12 +419,7 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
         n_data = run.data.images.shape[0]
         steps_per_epoch, total, eval_every = schedule(cfg, n_data, run.step, ckpt_path)
         eval_idx = np.random.default_rng(0).permutation(n_data)[:cfg.eval_size]
-        write_json(out / "config.json", {"config": cfg.to_dict(), "spec": run.spec.to_dict(),
-                                         "dataset_meta": run.data.meta}, indent=2)
-        runlog = RunLog(out / LOG_NAME, log_sink(out, cfg, run.step if resume else None, log, closing),
-                        keep_until=run.step if resume else None)
-        runlog.write({"event": "start", "kind": "start", "step": run.step, "total": total,
-                      "rng_continued": run.rng_continued})
+        runlog = open_run_log(run, out, total, resume, log, closing)
         meter, t_last, step_last = Meter(device), time.time(), run.step
         while run.step < total:
             if should_stop is not None and should_stop():
@@ -426,10 +440,7 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
             check_finite(run, meter, due_ckpt, total, ckpt_path, runlog)
             if due_log:
                 now = time.time()
-                runlog.write({"kind": "train", "step": run.step, "epoch": run.step / steps_per_epoch,
-                              **meter.means(), "noise_std": instance_noise_std(cfg, run.step),
-                              "img_per_s": (run.step - step_last) * cfg.batch_size / max(now - t_last, 1e-9),
-                              "time": now})
+                runlog.write(train_record(cfg, run.step, steps_per_epoch, meter, step_last, t_last, now))
                 t_last, step_last = now, run.step
             if due_eval:
                 evaluate(run, out, eval_idx, steps_per_epoch, runlog, score_codes)
