@@ -289,6 +289,11 @@ def _headline_text(report: Mapping) -> list[str]:
                    f"k = {quality[_sq.K]} nearest neighbours, in the features of the {quality[_sq.FEATURES]}; "
                    "these are this project's classifier features, not Inception's: not comparable with published "
                    "FID numbers")
+        ball = quality.get(_sq.REAL_BALL)
+        if ball is not None and ball < _sq.TIGHT_BALLS:
+            out.append(f"caution: the real images sit in tight clusters (median {quality[_sq.K]}-NN radius "
+                       f"{100 * ball:.2g} % of their spread; few distinct images): precision, recall, density and "
+                       "coverage count near-copies of real images there; read the Fréchet distance")
     return out
 
 

@@ -33,7 +33,12 @@ FEATURES = "features"          # which classifiers' features, e.g. "classifier p
 N_REAL = "n_real"
 N_FAKE = "n_fake"
 K = "k"
+REAL_BALL = "real_ball"        # median k-NN radius of the real features over their RMS distance from their mean
 NEAREST_K = 5
+# Below this REAL_BALL the real images sit in tight clusters (a dataset with few distinct images, e.g. a line
+# without noise): the k-NN balls are then about the clusters' own jitter, and precision, recall, density and
+# coverage count near-copies of real images rather than images from the data distribution.
+TIGHT_BALLS = 0.01
 CHUNK = 1024                   # rows of a distance block: 1024 x 10,000 float32 = 40 MB
 # A point on a ball's edge (the k-th neighbour itself) counts as inside, as with exact distances: its float32
 # distance is computed again in another block, whose rounding (BLAS blocking, thread count) may differ, so the
@@ -152,9 +157,18 @@ def features_name(classifiers: Sequence) -> str:
     return f"penultimate layer of the {source} factor classifiers: {parts}"
 
 
+def ball_scale(manifold: Manifold) -> float:
+    """The real set's median k-NN radius over the RMS distance of its points from their mean (0 when every point
+    has k exact copies); below ``TIGHT_BALLS`` the PRDC numbers count near-copies (see ``TIGHT_BALLS``)."""
+    spread = float(np.mean((manifold.points.astype(np.float64) ** 2).sum(axis=1)))
+    return float(np.sqrt(np.median(manifold.radii2) / EDGE / spread)) if spread > 0 else 0.0
+
+
 def sample_quality(real_features, fake_features, *, k: int = NEAREST_K, manifold: Manifold | None = None) -> dict:
-    """Report entries (without prefix): Fréchet distance, precision / recall / density / coverage and the sizes.
-    ``manifold``: :func:`real_manifold` of ``real_features``, when several fake sets are scored against them."""
+    """Report entries (without prefix): Fréchet distance, precision / recall / density / coverage, the sizes and
+    the real balls' relative size (:func:`ball_scale`). ``manifold``: :func:`real_manifold` of
+    ``real_features``, when several fake sets are scored against them."""
     manifold = manifold or real_manifold(real_features, k)
     return {FD: frechet_distance(real_features, fake_features), **prdc_against(manifold, fake_features),
-            N_REAL: int(len(real_features)), N_FAKE: int(len(fake_features)), K: int(manifold.k)}
+            N_REAL: int(len(real_features)), N_FAKE: int(len(fake_features)), K: int(manifold.k),
+            REAL_BALL: ball_scale(manifold)}

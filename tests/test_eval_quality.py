@@ -116,3 +116,20 @@ def test_classifier_features_are_the_penultimate_layer():
     np.testing.assert_allclose(feats[:, :128] @ net.fc2.weight.detach().numpy().T + net.fc2.bias.detach().numpy(),
                                logits, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(feats[:, :128], feats[:, 128:])
+
+
+def test_ball_scale_tells_clustered_real_sets_and_the_report_warns():
+    from eval.report import _headline_text
+    from eval.sample_quality import REAL_BALL, TIGHT_BALLS
+    rng = np.random.default_rng(5)
+    spread = rng.normal(size=(400, 6))
+    clusters = np.repeat(rng.normal(size=(10, 6)) * 10, 40, axis=0)      # ten distinct points, 40 copies each
+    wide, tight = sample_quality(spread, spread[::-1]), sample_quality(clusters, spread)
+    assert wide[REAL_BALL] > 0.2 and tight[REAL_BALL] == 0.0
+    jitter = sample_quality(clusters + 1e-2 * rng.normal(size=clusters.shape), spread)[REAL_BALL]
+    assert 0 < jitter < TIGHT_BALLS
+
+    def text(entries):
+        report = {f"quality.{k}": v for k, v in entries.items()}
+        return "\n".join(_headline_text({**report, "quality.features": "test features"}))
+    assert "tight clusters" in text(tight) and "tight clusters" not in text(wide)
