@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -110,6 +111,9 @@ def _run_locked(spec, runs, out, budget, jobs, executor, address, gpus_per_run, 
     return result
 
 
+_RUN_KEY = re.compile(r".+--seed\d+")
+
+
 def _running(run_dir: Path) -> bool:
     if not (run_dir / ".lock").is_file():
         return False
@@ -121,16 +125,18 @@ def _running(run_dir: Path) -> bool:
 
 
 def study_status(out: str | Path) -> dict:
-    """Per run: done / diverged / failed / running / pending, and an ETA from the finished runs' wall times."""
+    """Per run: done / diverged / failed / running / pending, and an ETA from the finished runs' wall times. The
+    runs are those of the last ``run`` command together with every run that has a summary in ``out`` (earlier
+    commands may have run other rows and seeds); a summary of an older config counts as pending."""
     out = Path(out)
     info_path = out / STUDY_FILE
     if not info_path.is_file():
         raise ValueError(f"{str(out)!r} is not a study directory (no {STUDY_FILE})")
     info = json.loads(info_path.read_text())
     spec = load_study(info["spec"])
+    wanted = set(info["runs"]) | {p.stem for p in (out / RUNS).glob("*.json") if _RUN_KEY.fullmatch(p.stem)}
     runs = plan(spec, out, info["budget"], threads=info.get("threads", 1),
-                seeds=sorted({int(k.rsplit("--seed", 1)[1]) for k in info["runs"]}))
-    wanted = set(info["runs"])
+                seeds=sorted({int(k.rsplit("--seed", 1)[1]) for k in wanted}))
     rows, walls = [], []
     for run in (r for r in runs if r.key in wanted):
         summary = read_summary(run.summary_path)

@@ -133,6 +133,21 @@ def test_same_command_again_skips_finished_runs(smoke):
     assert [r["state"] for r in st["runs"]] == ["done"] * 4 and st["left"] == 0
 
 
+def test_status_lists_every_finished_run_not_only_the_last_command(smoke):
+    out, _, _ = smoke
+    info = (out / "study.json").read_bytes()
+    try:
+        again = api.run_study("smoke", out, budget="smoke", rows=["line"], seeds=[0])
+        assert again["skipped"] == ["line--seed0"] and json.loads((out / "study.json").read_text())["runs"] == [
+            "line--seed0"]
+        st = api.study_status(out)
+        assert sorted(r["run"] for r in st["runs"]) == ["line--seed0", "line--seed1", "rectangles--seed0",
+                                                        "rectangles--seed1"]
+        assert {r["state"] for r in st["runs"]} == {"done"} and st["left"] == 0
+    finally:
+        (out / "study.json").write_bytes(info)
+
+
 def test_report_tables_and_figures(smoke, tmp_path):
     out, _, _ = smoke
     built = api.study_report(out)
