@@ -292,8 +292,9 @@ def _headline_text(report: Mapping) -> list[str]:
         ball = quality.get(_sq.REAL_BALL)
         if ball is not None and ball < _sq.TIGHT_BALLS:
             out.append(f"caution: the real images sit in tight clusters (median {quality[_sq.K]}-NN radius "
-                       f"{100 * ball:.2g} % of their spread; few distinct images or discrete factors): precision, recall, density and "
-                       "coverage count near-copies of real images there; read the Fréchet distance")
+                       f"{100 * ball:.2g} % of their spread; few distinct images or discrete factors): precision, "
+                       "recall, density and coverage count near-copies of real images there; read the Fréchet "
+                       "distance")
     return out
 
 
