@@ -6,7 +6,9 @@
 ``enc_acc`` / ``gen_acc``: the best one-to-one (Hungarian) accuracy of any categorical code for the factor, in the
 encoder direction (Q on real images) and the generator direction (sampled codes vs factors measured on generated
 images); ``enc_mig`` / ``gen_mig``: the factor's MIG term. Missing numbers (a factor measured in one direction only,
-a continuous measurement that has no accuracy) are left out, never invented. ``fd`` / ``precision`` / ``recall``:
+a continuous measurement that has no accuracy) are left out, never invented. ``gen_rho``: C-InfoGAN's best
+|Spearman rho| of any continuous code with the factor measured on generated images (``cinfogan.rho.<code>.<factor>``,
+e.g. MNIST slant and width: do the codes mean rotation and width?). ``fd`` / ``precision`` / ``recall``:
 sample quality of the generated images (:mod:`eval.sample_quality`, in the factor classifiers' features), entries
 of :data:`GLOBAL`.
 """
@@ -40,12 +42,28 @@ def _direction(report: dict, prefix: str, name: str, out: dict) -> None:
             out.setdefault(factor, {})[f"{name}_mig"] = mig[j]
 
 
+RHO_PREFIX = "cinfogan.rho."
+
+
+def rho_metrics(flat: dict) -> dict:
+    """{factor: {"gen_rho": max over continuous codes of |rho|}} from a flat report (or a summary's ``scores``)."""
+    out: dict = {}
+    for key, value in flat.items():
+        if key.startswith(RHO_PREFIX) and _finite(value):
+            factor = key[len(RHO_PREFIX):].split(".", 1)[1]
+            best = out.setdefault(factor, {})
+            best["gen_rho"] = max(best.get("gen_rho", 0.0), abs(value))
+    return out
+
+
 def headline(report: dict) -> dict:
     """{factor: {metric: value}} (metrics: enc_acc, gen_acc, enc_mig, gen_mig) plus {"_": {"label_fidelity", "fd",
-    "precision", "recall"}} (each where the report has it)."""
+    "precision", "recall"}} (each where the report has it); gen_rho beside them for C-InfoGAN."""
     out: dict = {}
     _direction(report, "enc", "enc", out)
     _direction(report, "gen", "gen", out)
+    for factor, values in rho_metrics(report).items():
+        out.setdefault(factor, {}).update(values)
     fidelity = report.get("cinfogan.label_fidelity")
     if _finite(fidelity):
         out.setdefault(GLOBAL, {})["label_fidelity"] = fidelity

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from basicprop.files import atomic_path, write_json, write_text
-from study.headline import GLOBAL
+from study.headline import GLOBAL, rho_metrics
 from study.runner import DIVERGED, FAILED, OK
 
 METRIC_NAMES = {"enc_acc": "encoder acc", "gen_acc": "generator acc", "enc_mig": "encoder MIG",
                 "gen_mig": "generator MIG", "label_fidelity": "label fidelity", "fd": "FD", "precision": "precision",
-                "recall": "recall"}
+                "recall": "recall", "gen_rho": "generator |ρ|"}
 QUALITY_COLUMNS = ("fd", "precision", "recall")    # sample quality, one value per run (entries of GLOBAL)
 CSV_COLUMNS = ("study", "row", "seed", "status", "factor", "metric", "trained", "untrained", "config_hash", "wall_s")
 
@@ -54,6 +54,16 @@ def _row_order(summaries: list[dict], spec) -> list[str]:
     return names + sorted({s["row"] for s in summaries} - set(names))
 
 
+def _with_rho(summary: dict) -> dict:
+    """The summary with gen_rho in its metrics, read from its scores (summaries written before gen_rho have them)."""
+    merged = {}
+    for key, flat in (("metrics", "scores"), ("untrained", "untrained_scores")):
+        merged[key] = {f: dict(m) for f, m in (summary.get(key) or {}).items()}
+        for f, values in rho_metrics(summary.get(flat) or {}).items():
+            merged[key].setdefault(f, {}).update(values)
+    return {**summary, **merged}
+
+
 def aggregate(summaries: list[dict], spec=None) -> list[dict]:
     """One entry per study row: per factor and metric mean/std/min over seeds, the untrained baseline beside it,
     seeds at target, diverged and failed runs."""
@@ -62,14 +72,14 @@ def aggregate(summaries: list[dict], spec=None) -> list[dict]:
         runs = [s for s in summaries if s["row"] == name]
         if not runs:
             continue
-        ok = [s for s in runs if s["status"] == OK]
+        ok = [_with_rho(s) for s in runs if s["status"] == OK]
         factors = sorted({f for s in ok for f in s.get("metrics", {})}, key=lambda f: (f == GLOBAL, f))
         per_factor = {}
         for f in factors:
             per_factor[f] = {m: {"trained": _stats([s["metrics"].get(f, {}).get(m) for s in ok]),
                                  "untrained": _stats([s.get("untrained", {}).get(f, {}).get(m) for s in ok])}
                              for m in METRIC_NAMES if any(m in s["metrics"].get(f, {}) for s in ok)}
-        judged = [_at_target(s) for s in runs]
+        judged = [_at_target(_with_rho(s)) for s in runs]
         rows.append({"row": name, "seeds": sorted(s["seed"] for s in runs), "ok": len(ok),
                      "diverged": sum(s["status"] == DIVERGED for s in runs),
                      "failed": sum(s["status"] == FAILED for s in runs),
@@ -82,6 +92,8 @@ def aggregate(summaries: list[dict], spec=None) -> list[dict]:
 def _fmt(stats: dict | None, worst: bool = True, digits: int = 3) -> str:
     if not stats:
         return "–"
+    if stats["n"] == 1:   # one seed has no spread to show
+        return f"{stats['mean']:.{digits}f}"
     text = f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
     return f"{text} (worst {stats['min']:.3f})" if worst and stats["n"] > 1 else text
 
@@ -89,8 +101,10 @@ def _fmt(stats: dict | None, worst: bool = True, digits: int = 3) -> str:
 def _target_text(target: dict | None) -> str:
     if not target:
         return "–"
-    on = ", ".join(target.get("factors") or []) or "every factor"
-    return f"{METRIC_NAMES[target['metric']]} ≥ {target['min']:g} on {on}"
+    text = f"{METRIC_NAMES[target['metric']]} ≥ {target['min']:g}"
+    if target["metric"] == "label_fidelity":      # one number per run, of no factor
+        return text
+    return f"{text} on {', '.join(target.get('factors') or []) or 'every factor'}"
 
 
 def _quality_cells(m: dict) -> list[str]:
@@ -105,7 +119,9 @@ def markdown_table(rows: list[dict]) -> str:
     the runs scored sample quality, FD / precision / recall (one value per run: on the row's first line) and the
     untrained network's."""
     quality = any(k in r["factors"].get(GLOBAL, {}) for r in rows for k in QUALITY_COLUMNS)
+    rho = any("gen_rho" in m for r in rows for m in r["factors"].values())
     head = ["row", "factor", "encoder acc", "generator acc", "encoder MIG", "generator MIG",
+            *(["generator |ρ|"] if rho else []),
             "untrained enc acc / MIG", *(["FD", "precision", "recall", "untrained FD / precision / recall"]
                                          if quality else []), "seeds at target", "diverged", "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -118,13 +134,14 @@ def markdown_table(rows: list[dict]) -> str:
             extra = (_quality_cells(glob) if i == 0 else [""] * 4) if quality else []
             if f == GLOBAL:
                 cells = [r["row"], "label fidelity", _fmt(m.get("label_fidelity", {}).get("trained")), "", "", "",
+                         *([""] if rho else []),
                          _fmt(m.get("label_fidelity", {}).get("untrained"), worst=False), *extra, at, diverged,
                          _target_text(r["target"])]
             else:
                 base = (f"{_fmt(m.get('enc_acc', {}).get('untrained'), worst=False)} / "
                         f"{_fmt(m.get('enc_mig', {}).get('untrained'), worst=False)}")
                 cells = [r["row"], f, *(_fmt(m.get(k, {}).get("trained")) for k in
-                                        ("enc_acc", "gen_acc", "enc_mig", "gen_mig")),
+                                        ("enc_acc", "gen_acc", "enc_mig", "gen_mig", *(["gen_rho"] if rho else []))),
                          base, *extra, at, diverged, _target_text(r["target"])]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

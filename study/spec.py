@@ -35,7 +35,7 @@ else:  # pragma: no cover - Python 3.10
 
 STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 BUDGETS = ("smoke", "cpu", "gpu")
-METRICS = ("enc_acc", "gen_acc", "enc_mig", "gen_mig", "label_fidelity")
+METRICS = ("enc_acc", "gen_acc", "enc_mig", "gen_mig", "label_fidelity", "gen_rho")
 _STUDY_KEYS = {"name", "description", "seeds", "budgets", "rows", "question"}
 _ROW_KEYS = {"name", "preset", "dataset", "overrides", "target", "budgets", "description", "score"}
 _BUDGET_KEYS = {"train", "eval"}

@@ -264,13 +264,20 @@ def test_tables_without_sample_quality_keep_their_columns():
            "metrics": {"position": {"enc_acc": 1.0, "enc_mig": 0.7}},
            "untrained": {"position": {"enc_acc": 0.4, "enc_mig": 0.1}}}
     table = report.build([run])["table_md"]
-    assert "FD" not in table and table.splitlines()[2].startswith("| line | position | 1.000 ± 0.000 |")
+    assert "FD" not in table and table.splitlines()[2].startswith("| line | position | 1.000 | – | 0.700 | – | 0.400 / 0.100 |")
     with_quality = {**run, "metrics": {**run["metrics"], "_": {"fd": 12.34, "precision": 0.9, "recall": 0.8}},
                     "untrained": {**run["untrained"], "_": {"fd": 99.0, "precision": 0.1, "recall": 0.2}}}
     lines = report.build([with_quality])["table_md"].splitlines()
     assert len(lines) == 3 and "label fidelity" not in lines[2]
-    assert ("| 12.3 ± 0.0 | 0.900 ± 0.000 | 0.800 ± 0.000 | 99.0 ± 0.0 / 0.100 ± 0.000 / 0.200 ± 0.000 |"
-            in lines[2])
+    assert "| 12.3 | 0.900 | 0.800 | 99.0 / 0.100 / 0.200 |" in lines[2]   # one seed: no ± 0.000
+
+
+def test_tables_show_the_spread_only_over_several_seeds():
+    runs = [{"study": "t", "row": "line", "seed": s, "status": "ok", "config_hash": "x", "wall_s": 1.0,
+             "metrics": {"position": {"enc_acc": acc}}, "untrained": {"position": {"enc_acc": 0.4}}}
+            for s, acc in ((0, 1.0), (1, 0.8))]
+    assert "| 1.000 |" in report.build(runs[:1])["table_md"]
+    assert "| 0.900 ± 0.100 (worst 0.800) |" in report.build(runs)["table_md"]
 
 
 def test_options_at_their_defaults_leave_the_config_hash_as_it_was():
@@ -295,3 +302,24 @@ def test_reproduce_commands_redo_exactly_the_runs_summarised():
         "python cli.py study run noise --out results/noise --budget cpu --rows a,c --seeds 0,1,2,3,4 --threads 1",
         "python cli.py study run noise --out results/noise --budget cpu --rows b --seeds 0,1,2,3,4,5,6,7,8,9 "
         "--threads 1"]
+
+
+def test_cinfogan_rho_is_the_best_code_per_property_and_read_from_older_summaries():
+    """gen_rho = max over continuous codes of |Spearman rho| with the measured property; summaries written before
+    gen_rho existed get it from their scores, and a target on it is judged."""
+    from study.headline import headline
+
+    scores = {"cinfogan.label_fidelity": 0.99, "cinfogan.rho.cont0.slant": -0.8, "cinfogan.rho.cont1.slant": 0.1,
+              "cinfogan.rho.cont0.width": 0.2, "cinfogan.rho.cont1.width": -0.5}
+    assert headline(scores) == {"slant": {"gen_rho": 0.8}, "width": {"gen_rho": 0.5},
+                                "_": {"label_fidelity": 0.99}}
+    runs = [{"study": "t", "row": "mnist", "seed": s, "status": "ok", "config_hash": "x", "wall_s": 1.0,
+             "target": {"metric": "gen_rho", "min": 0.7, "factors": ["slant"]},
+             "metrics": {"_": {"label_fidelity": 0.99}}, "untrained": {},
+             "scores": {**scores, "cinfogan.rho.cont0.slant": rho}} for s, rho in ((0, -0.8), (1, 0.6))]
+    built = report.build(runs)
+    table = built["table_md"].splitlines()
+    assert "generator |ρ|" in table[0]
+    slant = next(line for line in table if line.startswith("| mnist | slant |"))
+    assert "| 0.700 ± 0.100 (worst 0.600) |" in slant and "| 1/2 |" in slant
+    assert built["rows"][0]["factors"]["width"]["gen_rho"]["trained"]["mean"] == 0.5
