@@ -9,6 +9,8 @@ At strength a each image gets its own rotation in ±30a degrees, scale per axis 
 the horizontal scale blur exactly the cues that InfoGAN's categories otherwise split a digit on (slant, width)
 -- the idea of Elastic-InfoGAN (Ojha et al., NeurIPS 2020), there applied to real images through a contrastive
 term.
+
+``code_invariance`` gives each categorical code its own nuisance instead (``invariance_view``, at the end).
 """
 from __future__ import annotations
 
@@ -42,3 +44,62 @@ def random_affine(x: torch.Tensor, strength: float, generator: torch.Generator) 
     theta = torch.cat([m, -(m @ shift)], 2)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+# ---- code invariances: each categorical code read through a transform that keeps its factor and scrambles others
+#
+#     view = invariance_view(fake, "shift_y", generator)   # the x code of ``translation``: y is lost, x is kept
+#
+# A code read from such views can only be kept readable through what the transform leaves alone, so G has to put
+# the code into the factor that survives it (``code_invariance``; a prior on which factor a code should take).
+SCALE_RANGE = 2.0          # "scale*": factor log-uniform in [1/2, 2] about the centre
+BRIGHTNESS_RANGE = 2.5     # "brightness": factor log-uniform in [1/2.5, 2.5]
+
+
+def _roll(x: torch.Tensor, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image circularly shifted along ``dim`` (2: rows, 3: columns) by its own uniform amount, 0..size-1."""
+    n, size = x.shape[0], x.shape[dim]
+    s = torch.randint(0, size, (n,), generator=generator, device=x.device)
+    idx = (torch.arange(size, device=x.device)[None, :] - s[:, None]) % size        # (n, size)
+    shape = [n, 1, 1, 1]
+    shape[dim] = size
+    return torch.gather(x, dim, idx.view(shape).expand_as(x))
+
+
+def _log_uniform(n: int, top: float, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    u = 2 * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype) - 1
+    return torch.exp(u * math.log(top))
+
+
+def _stretch(x: torch.Tensor, generator: torch.Generator, axes: str) -> torch.Tensor:
+    """Each image scaled about its centre by its own factor in [1/2, 2]: along x, y, or both ("xy", one factor)."""
+    n = x.shape[0]
+    s = _log_uniform(n, SCALE_RANGE, x, generator)
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = 1 / s if "x" in axes else 1
+    theta[:, 1, 1] = 1 / s if "y" in axes else 1
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _brightness(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return x * _log_uniform(x.shape[0], BRIGHTNESS_RANGE, x, generator).view(-1, 1, 1, 1)
+
+
+# name: (what the transform scrambles, the transform). A code marked with a name is invariant to that nuisance.
+INVARIANCES = {
+    "shift": ("position (both axes, circular shifts)", lambda x, g: _roll(_roll(x, 3, g), 2, g)),
+    "shift_x": ("horizontal position (circular shifts)", lambda x, g: _roll(x, 3, g)),
+    "shift_y": ("vertical position (circular shifts)", lambda x, g: _roll(x, 2, g)),
+    "scale": ("size (one factor in [1/2, 2] for both axes)", lambda x, g: _stretch(x, g, "xy")),
+    "scale_x": ("width (horizontal factor in [1/2, 2])", lambda x, g: _stretch(x, g, "x")),
+    "scale_y": ("height (vertical factor in [1/2, 2])", lambda x, g: _stretch(x, g, "y")),
+    "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
+}
+NO_INVARIANCE = "none"
+
+
+def invariance_view(x: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
+    """x (n, c, h, w) -> each image under its own random draw of the nuisance ``name`` (a key of INVARIANCES);
+    differentiable in x."""
+    return INVARIANCES[name][1](x, generator)

@@ -19,7 +19,8 @@ import click
 
 from basicprop.clitools import Terminated
 
-from .config import LR_SCALES, MODELS, PRECISIONS, PRESETS, TrainConfig, field_types, make_config, optional_fields
+from .config import (CODE_INVARIANCES, LR_SCALES, MODELS, PRECISIONS, PRESETS, TrainConfig, field_types, make_config,
+                     optional_fields, tuple_item_type)
 
 _D = TrainConfig()
 
@@ -47,7 +48,10 @@ def parse_value(key: str, text: str):
             raise ValueError(f"--set {key}: expected a JSON object")
         return value
     try:
-        return tuple(int(v) for v in text.replace(",", " ").split()) if t is tuple else t(text)
+        if t is not tuple:
+            return t(text)
+        items = text.replace(",", " ").split()
+        return tuple(map(tuple_item_type(key), items))
     except ValueError:
         raise ValueError(f"--set {key}={text}: expected {t.__name__}") from None
 
@@ -140,6 +144,10 @@ class Progress:
 @_opt("--cat-augment", key="cat_augment",
       help="Q reads the categorical codes from G's images randomly warped at this strength (1: rotation +-30 deg, "
            "scale 1 +- 0.25, shift +-3 px; 0: off).")
+@click.option("--code-invariance", "code_invariance", multiple=True,
+              type=click.Choice(CODE_INVARIANCES),
+              help="Per categorical code, in order: the nuisance Q reads it through (its factor must survive it), "
+                   "e.g. --code-invariance shift_y for a code meant for horizontal position. [default: none]")
 @_opt("--instance-noise", key="instance_noise", help="Std of Gaussian noise on D's inputs.")
 @_opt("--instance-noise-steps", key="instance_noise_steps", help="Steps over which it decays to 0.")
 @_opt("--real-label", key="real_label", help="D's target for real images (0.9: label smoothing).")
@@ -282,7 +290,7 @@ def _config(preset, cat, sets, resume, options) -> TrainConfig:
     """The run's config from the command line: preset and options, or (--resume) the saved config and options."""
     from .checkpoint import resume_config
 
-    given = {k: v for k, v in options.items() if v is not None}
+    given = {k: v for k, v in options.items() if v is not None and v != ()}   # () : a multiple option not given
     if cat:
         given["cat"] = () if tuple(cat) == (0,) else tuple(cat)
     for item in sets:

@@ -17,6 +17,8 @@ INITS = ("dcgan", "default")
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 LR_SCALES = ("none", "sqrt", "linear")
+# what a categorical code may be read through (gan_models.augment.INVARIANCES; "none": the fakes as drawn)
+CODE_INVARIANCES = ("none", "shift", "shift_x", "shift_y", "scale", "scale_x", "scale_y", "brightness")
 LR_REFERENCE_BATCH = 64     # the paper's batch: with lr_scale, lr_d and lr_g are the learning rates at this batch
 LR_MAX_FACTOR = 4.0         # lr_scale never multiplies them by more (sqrt reaches it at batch 1024)
 _CUDA_N = re.compile(r"cuda:(\d+)")
@@ -47,6 +49,8 @@ class TrainConfig:
     lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row)
     lambda_interaction: float = 0.0     # weight of the code-interaction penalty on G (discrete Hessian Penalty)
     cat_augment: float = 0.0            # Q reads categorical codes from fakes warped at this strength (augment.py)
+    code_invariance: tuple[str, ...] = ()  # per categorical code, the nuisance Q reads it through ("shift_y", ...,
+                                        # "none"; augment.INVARIANCES), or () for none
     real_label: float = 1.0             # D's target for real images (0.9 = one-sided label smoothing)
     instance_noise: float = 0.0         # std of Gaussian noise added to every D input (images are in [0, 1])
     instance_noise_steps: int = 0       # the std decays linearly to 0 over this many steps (0: constant)
@@ -78,6 +82,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["cat"] = list(self.cat)
+        d["code_invariance"] = list(self.code_invariance)
         return d
 
     @classmethod
@@ -89,6 +94,8 @@ class TrainConfig:
         d = dict(d)
         if "cat" in d:
             d["cat"] = tuple(int(k) for k in d["cat"])
+        if "code_invariance" in d:
+            d["code_invariance"] = tuple(str(k) for k in d["code_invariance"])
         return cls(**d)
 
 
@@ -165,6 +172,14 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("lambda_cat", "lambda_cont", "lambda_real_mi", "lambda_interaction", "instance_noise", "cat_augment"):
         need(getattr(cfg, name) >= 0, f"{name} must be >= 0, got {getattr(cfg, name)}")
     need(cfg.lambda_real_mi == 0 or cfg.cat, "lambda_real_mi > 0 needs a categorical code (--cat K)")
+    if cfg.code_invariance:
+        need(len(cfg.code_invariance) == len(cfg.cat),
+             f"code_invariance names one nuisance per categorical code: {len(cfg.cat)} code(s) {list(cfg.cat)}, "
+             f"got {len(cfg.code_invariance)} {list(cfg.code_invariance)}")
+        bad = [n for n in cfg.code_invariance if n not in CODE_INVARIANCES]
+        need(not bad, f"unknown code_invariance {bad}; choose from {list(CODE_INVARIANCES)}")
+        need(cfg.cat_augment == 0, "code_invariance and cat_augment both choose what Q reads the categorical codes "
+                                   "from; use one of them")
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")
     need(cfg.instance_noise_steps >= 0, "instance_noise_steps must be >= 0")
     need(cfg.batch_size >= 2, f"batch_size must be >= 2 (batch norm), got {cfg.batch_size}")
@@ -237,3 +252,8 @@ def field_types() -> dict[str, type]:
             hint = next(a for a in typing.get_args(hint) if a is not type(None))
         out[name] = typing.get_origin(hint) or hint
     return out
+
+
+def tuple_item_type(name: str) -> type:
+    """The item type of a tuple field: ``cat`` -> int, ``code_invariance`` -> str."""
+    return typing.get_args(_hints()[name])[0]

@@ -8,7 +8,10 @@ One step, as in the paper's code:
   1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
      lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images.
      With cat_augment > 0 the categorical codes are read from randomly warped fakes (``augment``), so G cannot
-     keep them readable through slant, width or position alone; continuous codes are read from the fakes as drawn.
+     keep them readable through slant, width or position alone; with code_invariance each categorical code is read
+     from the fakes under its own nuisance (e.g. the x code of translation through random vertical shifts), so G
+     can keep it readable only through the factor that survives it. Continuous codes are read from the fakes as
+     drawn.
   2. G step: non-saturating -log D(G(z, c)) plus the same information term (unless info_to_generator=False),
      optionally + lambda_interaction * the code-interaction penalty (see ``code_interaction``).
 The returned stats are detached 0-d tensors (no host sync); the trainer averages them at log time.
@@ -22,7 +25,7 @@ import torch
 from torch import nn
 
 from . import losses
-from .augment import random_affine
+from .augment import NO_INVARIANCE, invariance_view, random_affine
 from .latent import CodeSpec, Latent, sample_latent
 from .nets import Discriminator, Generator, QOut, init_weights
 
@@ -36,7 +39,8 @@ class Views(NamedTuple):
     """The images D reads in one update, instance noise added: (n, 1, 28, 28) each."""
     real: torch.Tensor | None     # real images (D's step only)
     fake: torch.Tensor            # G's images
-    warped: torch.Tensor | None   # G's images randomly warped (cat_augment), else None
+    warped: tuple | None          # G's images as Q reads the categorical codes: one warp for all (cat_augment),
+                                  # one per code with a nuisance (code_invariance); else None
 
 
 STATS_LAST = ("loss/d", "loss/g", "loss/info", "d/real", "d/fake")
@@ -55,7 +59,8 @@ class InfoGAN(nn.Module):
     def __init__(self, spec: CodeSpec, *, lambda_cat: float = 1.0, lambda_cont: float = 1.0,
                  info_to_generator: bool = True, lambda_real_mi: float = 0.0, real_label: float = 1.0,
                  learn_cont_std: bool = False, d_spectral_norm: bool = False, d_batchnorm: bool = True,
-                 init: str = "dcgan", lambda_interaction: float = 0.0, cat_augment: float = 0.0):
+                 init: str = "dcgan", lambda_interaction: float = 0.0, cat_augment: float = 0.0,
+                 code_invariance: tuple[str, ...] = ()):
         super().__init__()
         if spec.cond and not self.conditional:
             raise ValueError("InfoGAN is unconditional; use CInfoGAN for a code spec with cond > 0")
@@ -65,6 +70,9 @@ class InfoGAN(nn.Module):
         self.lambda_real_mi = lambda_real_mi
         self.lambda_interaction = lambda_interaction
         self.cat_augment = cat_augment
+        self.code_invariance = tuple(code_invariance)
+        if self.code_invariance and (len(self.code_invariance) != len(spec.cat) or cat_augment > 0):
+            raise ValueError("code_invariance names one nuisance per categorical code, without cat_augment")
         self.real_label = real_label
         self.G = Generator(spec)
         self.D = Discriminator(spec, learn_cont_std=learn_cont_std, spectral_norm=d_spectral_norm,
@@ -79,7 +87,8 @@ class InfoGAN(nn.Module):
                    info_to_generator=cfg.info_to_generator, lambda_real_mi=cfg.lambda_real_mi,
                    real_label=cfg.real_label, learn_cont_std=cfg.learn_cont_std,
                    d_spectral_norm=cfg.d_spectral_norm, d_batchnorm=cfg.d_batchnorm, init=cfg.init,
-                   lambda_interaction=cfg.lambda_interaction, cat_augment=cfg.cat_augment)
+                   lambda_interaction=cfg.lambda_interaction, cat_augment=cfg.cat_augment,
+                   code_invariance=cfg.code_invariance)
 
     # ---- pieces
     def generate(self, latent: Latent) -> torch.Tensor:
@@ -166,16 +175,28 @@ class InfoGAN(nn.Module):
             return x
         return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
-    def _warp(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> torch.Tensor | None:
-        """The randomly warped, noisy fakes Q reads the categorical codes from, or None when cat_augment is off."""
-        if self.cat_augment <= 0 or not self.spec.cat:
+    def _warp(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> tuple | None:
+        """The noisy fakes Q reads the categorical codes from, when not the fakes as drawn: (one random warp,)
+        with cat_augment, one view per code with a nuisance (in code order) with code_invariance; else None."""
+        if not self.spec.cat:
             return None
-        return self._noisy(random_affine(fake, self.cat_augment, generator), noise_std, generator)
+        if self.cat_augment > 0:
+            return (self._noisy(random_affine(fake, self.cat_augment, generator), noise_std, generator),)
+        views = tuple(self._noisy(invariance_view(fake, name, generator), noise_std, generator)
+                      for name in self.code_invariance if name != NO_INVARIANCE)
+        return views or None
 
-    def _warped_cat_logits(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator):
-        """Q's categorical logits on randomly warped fakes, or None when cat_augment is off."""
-        x = self._warp(fake, noise_std, generator)
-        return None if x is None else self.D.q(self.D.trunk(x)).cat_logits
+    def _cat_logits(self, warped: tuple | None, q_fake: QOut) -> list | None:
+        """Q's categorical logits from ``_warp``'s views: code i from its own view (code_invariance; "none": the
+        fakes' ``q_fake``), every code from the one warp (cat_augment); None: read them from ``q_fake``."""
+        if warped is None:
+            return None
+        read = [self.D.q(self.D.trunk(x)).cat_logits for x in warped]
+        if not self.code_invariance:
+            return read[0]
+        views = iter(read)
+        return [q_fake.cat_logits[i] if name == NO_INVARIANCE else next(views)[i]
+                for i, name in enumerate(self.code_invariance)]
 
     # ---- the update: random draws (``*_inputs``) apart from the losses, so that a stack of models
     # (gan_models.stacked) draws each member's numbers from its own generator in this order and vmaps the losses
@@ -198,8 +219,7 @@ class InfoGAN(nn.Module):
         d_fake, h_fake = D(views.fake, latent.y)
         loss_gan_d = losses.d_loss(d_real, d_fake, self.real_label)
         q_fake = D.q(h_fake)
-        warped = None if views.warped is None else D.q(D.trunk(views.warped)).cat_logits
-        info_d, stats = self.info_loss(q_fake, latent, warped)
+        info_d, stats = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake))
         loss_d = loss_gan_d + info_d
         if self.lambda_real_mi > 0:
             real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
@@ -217,8 +237,7 @@ class InfoGAN(nn.Module):
         loss_g, stats = loss_gan_g, {"loss/g": loss_gan_g.detach()}
         if self.info_to_generator and self.spec.has_codes:
             q_fake = D.q(h_fake_g)
-            warped = None if views.warped is None else D.q(D.trunk(views.warped)).cat_logits
-            info_g, _ = self.info_loss(q_fake, latent, warped)
+            info_g, _ = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake))
             loss_g = loss_g + info_g
         if interaction is not None:
             loss_g = loss_g + self.lambda_interaction * interaction

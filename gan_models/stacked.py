@@ -102,22 +102,26 @@ def _stack(items: list):
         return None if first is None else torch.stack(items)
     if isinstance(first, dict):
         return {key: _stack([item[key] for item in items]) for key in first}
-    parts = [_stack(list(p)) for p in zip(*items)]
-    return type(first)(*parts) if hasattr(first, "_fields") else tuple(parts)
+    return _rebuild(first, [_stack(list(p)) for p in zip(*items)])
+
+
+def _rebuild(x, parts):
+    """A tuple or named tuple like ``x`` holding ``parts``."""
+    return type(x)(*parts) if hasattr(x, "_fields") else tuple(parts)
 
 
 def _member(x, k: int):
-    """Member k's part of a stacked tensor / named tuple of them / None."""
+    """Member k's part of a stacked tensor / (named) tuple of them / None."""
     if x is None or isinstance(x, torch.Tensor):
         return None if x is None else x[k]
-    return type(x)(*(_member(part, k) for part in x))
+    return _rebuild(x, [_member(part, k) for part in x])
 
 
 def _in_dims(x):
-    """vmap's in_dims for a tensor / named tuple of tensors / None: the members along dim 0, None for None."""
+    """vmap's in_dims for a tensor / (named) tuple of tensors / None: the members along dim 0, None for None."""
     if x is None or isinstance(x, torch.Tensor):
         return None if x is None else 0
-    return type(x)(*map(_in_dims, x))
+    return _rebuild(x, [_in_dims(part) for part in x])
 
 
 class Stack:

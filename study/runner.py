@@ -35,7 +35,7 @@ SUMMARY_FORMAT = 1
 _NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every", "keep", "tensorboard"}
 # options that change the numbers only when set: at their defaults they stay out of the hash, so runs hashed
 # before the options existed still count as done
-_HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False}
+_HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False, "code_invariance": []}
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def test_cat_augment_reads_the_categories_from_warped_fakes():
     lat = sample_latent(model.spec, 16, gen)
     fake = model.generate(lat)
     q = model.D.q(model.D(fake)[1])
-    warped = model._warped_cat_logits(fake, 0.0, gen)
+    warped = model._cat_logits(model._warp(fake, 0.0, gen), q)
     assert not torch.allclose(warped[0], q.cat_logits[0])
     plain, _ = model.info_loss(q, lat)
     total, _ = model.info_loss(q, lat, warped)
@@ -211,7 +211,7 @@ def test_cat_augment_reads_the_categories_from_warped_fakes():
     cat.backward()
     assert float(model.G.fc[0].weight.grad.abs().sum()) > 0
     off, _ = _model("infogan")
-    assert off._warped_cat_logits(fake, 0.0, gen) is None
+    assert off._warp(fake, 0.0, gen) is None and off._cat_logits(None, q) is None
 
 
 class _Additive(torch.nn.Module):

@@ -114,6 +114,18 @@ def test_cinfogan_stacks_too(tmp_path):
         _assert_same_run(tmp_path / "stacked" / f"seed{s}", tmp_path / "single" / f"seed{s}")
 
 
+def test_code_invariance_stacks_too(tmp_path):
+    """Per-code views (a tuple of them in the step) stack member by member bit for bit, and vmapped."""
+    kw = dict(dataset="basicprop-rectangles", cat=(10, 10), cont=0, cat_augment=0.0, steps=3,
+              code_invariance=("shift_y", "none"))
+    train_stacked([_cfg(tmp_path / "stacked", s, **kw) for s in (0, 1)], batched=False)
+    for s in (0, 1):
+        train(_cfg(tmp_path / "single", s, **kw))
+        _assert_same_run(tmp_path / "stacked" / f"seed{s}", tmp_path / "single" / f"seed{s}")
+    train_stacked([_cfg(tmp_path / "vmapped", s, **kw) for s in (0, 1)], batched=True)
+    assert all(read_checkpoint(tmp_path / "vmapped" / f"seed{s}" / "ckpt.pt")["step"] == 3 for s in (0, 1))
+
+
 def test_vmapped_step_equals_single_steps_up_to_rounding():
     """Batched (vmap, the GPU's way) the convolutions and batch norms reduce in another order: D's first losses
     agree to 1e-5 relative, not bit for bit. G's come after D's first Adam step, which turns the rounding noise of

@@ -1,0 +1,136 @@
+"""code_invariance: each categorical code read by Q through its own nuisance transform (gan_models.augment)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import cli
+from gan_models import losses
+from gan_models.augment import INVARIANCES, NO_INVARIANCE, invariance_view
+from gan_models.checkpoint import build_model
+from gan_models.config import CODE_INVARIANCES, make_config
+from gan_models.latent import CodeSpec, sample_latent
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _boxes(n: int = 64) -> torch.Tensor:
+    """n images, each a box of its own size and brightness, centred on the image's centre (14, 14)."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.zeros(n, 1, 28, 28)
+    for i in range(n):
+        h, w = (int(v) for v in torch.randint(2, 6, (2,), generator=g))
+        x[i, 0, 14 - h:14 + h, 14 - w:14 + w] = 0.3 + 0.7 * float(torch.rand(1, generator=g))
+    return x
+
+
+def _view(name: str, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    return invariance_view(x, name, torch.Generator().manual_seed(seed))
+
+
+def _support(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Which rows (dim 3 summed away: dim=3) or columns (dim=2) of each image hold ink: (n, 28) bool."""
+    return x[:, 0].abs().sum(dim=dim - 1) > 1e-6
+
+
+def test_the_names_are_the_configs():
+    assert (NO_INVARIANCE, *INVARIANCES) == CODE_INVARIANCES
+
+
+def test_each_nuisance_keeps_its_factor_and_moves_the_other():
+    x = _boxes()
+    rows, cols = _support(x, 3), _support(x, 2)
+    # shifts: circular, so what the other axis sees is kept exactly; the shifted axis moves, image by image
+    sx, sy, s = _view("shift_x", x), _view("shift_y", x), _view("shift", x)
+    assert torch.allclose(sx.sum(3), x.sum(3)) and not torch.allclose(sx.sum(2), x.sum(2))  # rows kept, columns move
+    assert torch.allclose(sy.sum(2), x.sum(2)) and not torch.allclose(sy.sum(3), x.sum(3))
+    assert torch.equal(s.flatten(1).sort(1).values, x.flatten(1).sort(1).values)        # pixels only move
+    assert not torch.equal(_support(s, 3), rows) and not torch.equal(_support(s, 2), cols)
+    # stretches about the centre: the other axis's extent is kept; widths (heights) change, up and down
+    wx, wy = _view("scale_x", x), _view("scale_y", x)
+    assert torch.equal(_support(wx, 3), rows) and torch.equal(_support(wy, 2), cols)
+    width_change = _support(wx, 2).sum(1) - cols.sum(1)
+    assert int((width_change > 0).sum()) > 10 and int((width_change < 0).sum()) > 10
+    both = _view("scale", x)
+    ratio = _support(both, 2).sum(1).float() / _support(both, 3).sum(1).float()
+    assert not torch.equal(_support(both, 2), cols)
+    assert torch.allclose(ratio, cols.sum(1).float() / rows.sum(1).float(), rtol=0.5)   # one factor for both axes
+    # brightness: every pixel of an image times one factor, which differs between images
+    b = _view("brightness", x)
+    factor = b.flatten(1).amax(1) / x.flatten(1).amax(1)
+    assert torch.allclose(b, x * factor.view(-1, 1, 1, 1), atol=1e-6)
+    assert float(factor.min()) < 0.8 and float(factor.max()) > 1.25
+    assert float(factor.min()) >= 1 / 2.5 - 1e-6 and float(factor.max()) <= 2.5 + 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(INVARIANCES))
+def test_views_are_seeded_and_differentiable(name):
+    x = _boxes(8).requires_grad_(True)
+    a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    a.sum().backward()
+    assert float(x.grad.abs().sum()) > 0
+
+
+def _model(**kw):
+    cfg = make_config("infogan", dataset="basicprop-rectangles", cat=(10, 10), cont=0, **kw)
+    torch.manual_seed(0)
+    return build_model(cfg.to_dict(), CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, 0))
+
+
+def test_q_reads_each_code_through_its_own_view():
+    """Code 0 ("shift_y") is read from vertically shifted fakes, code 1 ("none") from the fakes as drawn; the
+    information term's gradient reaches G through the shifts."""
+    model = _model(code_invariance=("shift_y", "none"))
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(model.spec, 16, gen)
+    fake = model.generate(lat)
+    warped = model._warp(fake, 0.0, torch.Generator().manual_seed(5))
+    assert len(warped) == 1 and torch.equal(warped[0], _view("shift_y", fake, 5))
+    q = model.D.q(model.D(fake)[1])
+    logits = model._cat_logits(warped, q)
+    assert torch.equal(logits[1], q.cat_logits[1])
+    assert torch.allclose(logits[0], model.D.q(model.D.trunk(warped[0])).cat_logits[0])
+    assert not torch.allclose(logits[0], q.cat_logits[0])
+    loss = losses.categorical_nll(logits[0], lat.cat[:, 0])
+    loss.backward()
+    assert float(model.G.fc[0].weight.grad.abs().sum()) > 0
+    # no nuisance anywhere: the fakes as drawn, as without the option
+    assert _model(code_invariance=("none", "none"))._warp(fake, 0.0, gen) is None
+
+
+def test_one_step_trains_and_the_views_are_drawn_in_the_step():
+    """A step with code_invariance differs from one without (the views enter the losses)."""
+    from gan_models.infogan import Batch
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    out = []
+    for inv in (("shift_y", "shift_x"), ("none", "none")):
+        model = _model(code_invariance=inv)
+        optims = model.make_optimizers(2e-4, 1e-3, (0.5, 0.999))
+        stats = model.train_step(Batch(x), optims, generator=torch.Generator().manual_seed(0), noise_std=0.1)
+        assert all(torch.isfinite(v) for v in stats.values())
+        out.append(model.G.fc[0].weight.detach().clone())
+    assert not torch.equal(*out)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(code_invariance=("shift_y",)), "one nuisance per categorical code"),
+    (dict(code_invariance=("shift_y", "twist")), "unknown code_invariance"),
+    (dict(code_invariance=("shift_y", "none"), cat_augment=0.5), "use one of them"),
+])
+def test_bad_settings_are_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _model(**kw)
+
+
+def test_cli_option_and_set_give_the_same_config_and_bad_input_is_one_line(tmp_path):
+    from gan_models.cli import parse_value
+    assert parse_value("code_invariance", "shift_y,none") == ("shift_y", "none")
+    assert parse_value("cat", "10,4") == (10, 4)
+    result = CliRunner().invoke(cli.cli, ["train", "--dataset", "basicprop-rectangles", "--cat", "10", "--cat", "10",
+                                          "--code-invariance", "shift_y", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "one nuisance per categorical code" in lines[0]
+    assert not (tmp_path / "r").exists()
