@@ -86,6 +86,32 @@ def _brightness(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x * _log_uniform(x.shape[0], BRIGHTNESS_RANGE, x, generator).view(-1, 1, 1, 1)
 
 
+NORMAL_SPREAD_PX = 5.0     # "normalize_size": the RMS distance of the ink from its centroid after normalising
+
+
+def _normalize_size(x: torch.Tensor) -> torch.Tensor:
+    """Each image moved so that its ink's centroid is the image's centre and scaled about it so that the ink's RMS
+    distance from the centroid is NORMAL_SPREAD_PX: size and position are gone, shape is kept. The map is read
+    from the image but not differentiated through (the gradient flows through the resampling only)."""
+    n, _, h, w = x.shape
+    with torch.no_grad():
+        ink = x[:, 0].clamp(min=0)
+        mass = ink.sum((1, 2)).clamp(min=1e-6)
+        rows = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5
+        cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
+        cy = (ink.sum(2) * rows).sum(1) / mass
+        cx = (ink.sum(1) * cols).sum(1) / mass
+        d2 = (rows.view(1, h, 1) - cy.view(n, 1, 1)) ** 2 + (cols.view(1, 1, w) - cx.view(n, 1, 1)) ** 2
+        spread = ((ink * d2).sum((1, 2)) / mass).sqrt().clamp(min=0.5)
+        s = NORMAL_SPREAD_PX / spread                                       # > 1 enlarges
+        theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1 / s
+        theta[:, 0, 2] = cx * 2 / w - 1                                     # output centre <- the centroid
+        theta[:, 1, 2] = cy * 2 / h - 1
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 # name: (what the transform scrambles, the transform). A code marked with a name is invariant to that nuisance.
 INVARIANCES = {
     "shift": ("position (both axes, circular shifts)", lambda x, g: _roll(_roll(x, 3, g), 2, g)),
@@ -95,6 +121,7 @@ INVARIANCES = {
     "scale_x": ("width (horizontal factor in [1/2, 2])", lambda x, g: _stretch(x, g, "x")),
     "scale_y": ("height (vertical factor in [1/2, 2])", lambda x, g: _stretch(x, g, "y")),
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
+    "normalize_size": ("size and position (centred, scaled to one spread; not random)", lambda x, g: _normalize_size(x)),
 }
 NO_INVARIANCE = "none"
 

@@ -64,11 +64,31 @@ def test_each_nuisance_keeps_its_factor_and_moves_the_other():
     assert float(factor.min()) >= 1 / 2.5 - 1e-6 and float(factor.max()) <= 2.5 + 1e-6
 
 
+def test_normalize_size_keeps_the_shape_alone():
+    """Squares of any size anywhere become one square; a disc and a bar stay what they are."""
+    x = torch.zeros(4, 1, 28, 28)
+    x[0, 0, 10:18, 10:18] = 1                                    # 8-px square, centred
+    x[1, 0, 4:20, 6:22] = 1                                      # 16-px square, off centre
+    rr, cc = torch.meshgrid(torch.arange(28) + 0.5, torch.arange(28) + 0.5, indexing="ij")
+    x[2, 0] = (((rr - 12) ** 2 + (cc - 15) ** 2) <= 64).float()  # 16-px disc
+    x[3, 0, 10:14, 4:24] = 1                                     # horizontal bar
+    y = _view("normalize_size", x)
+    ink = y[:, 0] > 0.5
+    extent = [(ink[i].any(1).nonzero().flatten(), ink[i].any(0).nonzero().flatten()) for i in range(4)]
+    (r0, c0), (r1, c1) = extent[0], extent[1]
+    assert torch.equal(r0, r1) and torch.equal(c0, c1) and torch.equal(r0, c0)       # one square, centred
+    assert 13 <= float(r0.float().mean()) <= 14 and len(r0) > 4                       # ... about the centre
+    squares, disc = float((y[0] - y[1]).abs().sum()), float((y[2] - y[1]).abs().sum())
+    assert squares < 0.6 * disc                                      # the squares differ by edge blur, not shape
+    r3, c3 = extent[3]
+    assert len(c3) > 2 * len(r3)                                                      # a bar stays a bar
+
+
 @pytest.mark.parametrize("name", sorted(INVARIANCES))
 def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
     a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a, b) and (name == "normalize_size") == torch.equal(a, c)     # the one map not drawn
     a.sum().backward()
     assert float(x.grad.abs().sum()) > 0
 
