@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found at {MNIST_DIR}")
     return MNIST_DIR
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _interrupts_reach_the_tests():
+    """A suite started in the background (``make test &``) inherits SIGINT ignored, and so would every command the
+    tests start: the interrupt tests need it delivered. A Python handler here is reset to the default in children."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture(autouse=True, scope="session")
