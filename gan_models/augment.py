@@ -121,7 +121,8 @@ INVARIANCES = {
     "scale_x": ("width (horizontal factor in [1/2, 2])", lambda x, g: _stretch(x, g, "x")),
     "scale_y": ("height (vertical factor in [1/2, 2])", lambda x, g: _stretch(x, g, "y")),
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
-    "normalize_size": ("size and position (centred, scaled to one spread; not random)", lambda x, g: _normalize_size(x)),
+    "normalize_size": ("size and position (centred, scaled to one spread; not random)",
+                       lambda x, g: _normalize_size(x)),
 }
 NO_INVARIANCE = "none"
 
