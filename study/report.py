@@ -69,17 +69,17 @@ def aggregate(summaries: list[dict], spec=None) -> list[dict]:
     seeds at target, diverged and failed runs."""
     rows = []
     for name in _row_order(summaries, spec):
-        runs = [s for s in summaries if s["row"] == name]
+        runs = [_with_rho(s) for s in summaries if s["row"] == name]
         if not runs:
             continue
-        ok = [_with_rho(s) for s in runs if s["status"] == OK]
+        ok = [s for s in runs if s["status"] == OK]
         factors = sorted({f for s in ok for f in s.get("metrics", {})}, key=lambda f: (f == GLOBAL, f))
         per_factor = {}
         for f in factors:
             per_factor[f] = {m: {"trained": _stats([s["metrics"].get(f, {}).get(m) for s in ok]),
                                  "untrained": _stats([s.get("untrained", {}).get(f, {}).get(m) for s in ok])}
                              for m in METRIC_NAMES if any(m in s["metrics"].get(f, {}) for s in ok)}
-        judged = [_at_target(_with_rho(s)) for s in runs]
+        judged = [_at_target(s) for s in runs]
         rows.append({"row": name, "seeds": sorted(s["seed"] for s in runs), "ok": len(ok),
                      "diverged": sum(s["status"] == DIVERGED for s in runs),
                      "failed": sum(s["status"] == FAILED for s in runs),
@@ -95,7 +95,7 @@ def _fmt(stats: dict | None, worst: bool = True, digits: int = 3) -> str:
     if stats["n"] == 1:   # one seed has no spread to show
         return f"{stats['mean']:.{digits}f}"
     text = f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
-    return f"{text} (worst {stats['min']:.3f})" if worst and stats["n"] > 1 else text
+    return f"{text} (worst {stats['min']:.3f})" if worst else text
 
 
 def _target_text(target: dict | None) -> str:
