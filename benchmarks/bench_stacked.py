@@ -11,7 +11,10 @@ Four ways to train, each timed over whole training steps (one D/Q update + one G
 - ``single``: one model's ``InfoGAN.train_step``.
 
 The timed windows interleave (stacked, separate, stacked1, single, stacked, ...) so that a change in the machine's
-load hits all four alike; each figure is the median over windows of (images trained per model) / second. The batches
+load hits all four alike; each figure is the median over windows of (images trained per model) / second. Where a
+model's tensors lie in memory moves its speed by a few percent (the models built first ran 2-3 % slower or faster
+than the same step on models built later), so every way is built twice, once early and once late (the second set
+in the reverse order), and both sets take part in every round. The batches
 come from random uint8 images on the device, as the trainer holds its data; the latents, noise and warps are drawn as
 in training.
 """
@@ -75,14 +78,15 @@ def measure(preset: str = "infogan-line", k: int = 4, batch_size: int = 64, seco
     cfg = make_config(preset, batch_size=batch_size, device=str(dev))
     batched = dev.type == "cuda" if batched is None else batched
     methods = {"stacked": (k, True), "separate": (k, False), "stacked1": (1, True), "single": (1, False)}
-    steppers = {name: _stepper(cfg, n, dev, stacked, batched) for name, (n, stacked) in methods.items()}
-    for step, sync in steppers.values():          # warm-up: first Adam steps, allocator, vmap tracing
+    builds = list(methods.items()) + list(reversed(methods.items()))       # each way built early and late
+    steppers = [(name, _stepper(cfg, n, dev, stacked, batched)) for name, (n, stacked) in builds]
+    for _, (step, sync) in steppers:              # warm-up: first Adam steps, allocator, vmap tracing
         sync(step())
         sync(step())
     rates = {name: [] for name in methods}
-    budget = seconds / (windows * len(methods))
+    budget = seconds / (windows * len(steppers))
     for _ in range(windows):
-        for name, (step, sync) in steppers.items():
+        for name, (step, sync) in steppers:
             n, t0 = 0, time.perf_counter()
             while True:
                 stats = step()

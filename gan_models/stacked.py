@@ -16,8 +16,9 @@ The deterministic pieces of the update (G's forward, D's loss, G's loss) run thr
   rounding: vmapped convolutions and batch norms reduce in another order than the plain kernels (about 1e-7
   relative), and Adam turns the rounding noise of gradients that are zero in exact arithmetic (a bias in front of
   a batch norm) into steps of the learning rate's size, so runs drift apart as GAN runs from two machines do;
-- member by member (the default elsewhere: a CPU gains nothing from batching): on views of the stacked tensors,
-  with the single run's kernels, bit for bit a single run's numbers.
+- member by member (the default elsewhere: a CPU gains nothing from batching): each member is its own model
+  with its own optimizers and takes its own ``InfoGAN.train_step``, bit for bit a single run's numbers at a
+  single run's speed; what the stack shares is the process, the data on the device and the loop.
 
 Each member's run directory is a single run's: ``config.json``, ``log.jsonl``, grids, ``curves.png``, ``best.pt``,
 ``ckpt.pt``, ``metrics.json`` (see ``gan_models.trainer``), so a member's checkpoint loads, scores and resumes alone
@@ -125,18 +126,22 @@ def _in_dims(x):
 
 
 class Stack:
-    """K models of one architecture as one: ``module`` holds every parameter and buffer of the members stacked along
-    dim 0 (member k's tensor is ``t[k]``), ``optims`` one Adam for D + Q and one for G, with the hyperparameters and
-    (resume) the states of the members' optimizers ``optims``.
+    """K models of one architecture trained as one.
 
-    ``batched``: each piece of the update runs once, vmapped over the members, and the Adams step the stacked
-    tensors (fast where kernel launches cost, equal to single runs up to rounding). Else member by member on views
-    of the stacked tensors, ``params[k]``, which the Adams step (bit-identical to single runs; on a CPU, which gains
-    nothing from batching, this is the default of ``train_stacked``: every temporary keeps a single run's size)."""
+    ``batched``: ``module`` holds every parameter and buffer of the members stacked along dim 0 (member k's tensor
+    is ``t[k]``), ``optims`` one Adam for D + Q and one for G over the stacked tensors (one Adam over stacked
+    tensors is K Adams: it works element-wise), loaded with the states of the members' optimizers ``optims``
+    (resume); each piece of the update runs once, vmapped over the members (fast where kernel launches cost, equal
+    to single runs up to rounding). Else member by member: ``models[k]`` with ``optims[k]`` takes its own
+    ``InfoGAN.train_step`` (bit-identical to single runs, and as fast: on a CPU, which gains nothing from batching,
+    this is the default of ``train_stacked``)."""
 
     def __init__(self, models: list[InfoGAN], optims: list[dict], *, batched: bool = True):
         self.k, self.batched = len(models), batched
-        if batched and any(parametrize.is_parametrized(m) for m in models[0].modules()):
+        self.models, self.member_optims = models, optims
+        if not batched:
+            return
+        if any(parametrize.is_parametrized(m) for m in models[0].modules()):
             raise ValueError("spectral norm (d_spectral_norm) cannot be vmapped: its power iteration writes in place; "
                              "stack these seeds member by member (batched=False) or train them one by one")
         self.module = copy.deepcopy(models[0])
@@ -144,27 +149,13 @@ class Stack:
         for name, t in {**params, **buffers}.items():
             owner, _, attr = name.rpartition(".")
             setattr(self.module.get_submodule(owner), attr, nn.Parameter(t.detach()) if name in params else t)
-        self.params = [] if batched else [{name: t.detach()[k].requires_grad_()
-                                           for name, t in self.module.named_parameters()} for k in range(self.k)]
         self.optims = {}
         for key, opt in optims[0].items():       # "D": D and Q, "G": G, as InfoGAN.make_optimizers
             hyper = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
-            tensors = [p for name, p in self.module.named_parameters() if name.startswith(f"{key}.")] if batched \
-                else [p for k in range(self.k) for p in self._member_params(key, k)]
+            tensors = [p for name, p in self.module.named_parameters() if name.startswith(f"{key}.")]
             self.optims[key] = type(opt)(tensors, **hyper)
-        if batched:
-            self._load_optimizers(optims)
-        else:
-            for k, member in enumerate(optims):
-                for key, opt in member.items():
-                    for q, p in zip(opt.param_groups[0]["params"], self._member_params(key, k)):
-                        if opt.state.get(q):
-                            self.optims[key].state[p] = opt.state.pop(q)
+        self._load_optimizers(optims)
         self.pieces = _Pieces(self.module)
-
-    def _member_params(self, net: str, k: int) -> list[torch.Tensor]:
-        """Member k's parameters of net "D" or "G" (member by member), in the order of ``net.parameters()``."""
-        return [p for name, p in self.params[k].items() if name.startswith(f"{net}.")]
 
     def _load_optimizers(self, optims: list[dict]) -> None:
         """Stack the members' Adam states (resume); ValueError when they are not at the same step."""
@@ -183,23 +174,23 @@ class Stack:
                 m.state.clear()
 
     def _call(self, piece: str, *args, frozen: str | None = None):
-        """``piece`` for every member; the parameters of net ``frozen`` ("D") get no gradient."""
+        """``piece`` for every member, vmapped; the parameters of net ``frozen`` ("D") get no gradient."""
         def one(params, buffers, *member_args):
             tensors = {f"model.{name}": p.detach() if frozen and name.startswith(f"{frozen}.") else p
                        for name, p in params.items()}
             tensors.update((f"model.{name}", b) for name, b in buffers.items())
             return functional_call(self.pieces, tensors, (piece, *member_args))
         buffers = dict(self.module.named_buffers())
-        if self.batched:
-            params = dict(self.module.named_parameters())
-            return vmap(one, in_dims=(0, 0, *map(_in_dims, args)))(params, buffers, *args)
-        return _stack([one(self.params[k], {name: b[k] for name, b in buffers.items()}, *(_member(a, k) for a in args))
-                       for k in range(self.k)])
+        params = dict(self.module.named_parameters())
+        return vmap(one, in_dims=(0, 0, *map(_in_dims, args)))(params, buffers, *args)
 
     def train_step(self, batches: list[Batch], generators: list[torch.Generator],
                    noise_std: float = 0.0) -> dict[str, torch.Tensor]:
         """One ``InfoGAN.train_step`` of every member: member k trains on ``batches[k]`` drawing from
         ``generators[k]``. Returns the step's stats as (K,) tensors."""
+        if not self.batched:
+            return _stack([m.train_step(b, o, generator=g, noise_std=noise_std)
+                           for m, o, b, g in zip(self.models, self.member_optims, batches, generators)])
         model, spec = self.module, self.module.spec
         n = batches[0].x.shape[0]
         lats = [sample_latent(spec, n, g, y=b.y if spec.cond else None) for b, g in zip(batches, generators)]
@@ -226,18 +217,24 @@ class Stack:
 
     @torch.no_grad()
     def unstack(self, k: int, model: InfoGAN, optims: dict | None = None) -> None:
-        """Copy member k's weights and buffers (and with ``optims`` its Adam states) into a single model."""
+        """Copy member k's weights and buffers (and with ``optims`` its Adam states) into a single model; nothing to
+        do member by member when ``model`` and ``optims`` are member k's own."""
+        if not self.batched:
+            if model is not self.models[k]:
+                model.load_state_dict(self.models[k].state_dict())
+            for key, member in (optims or {}).items():
+                if member is not self.member_optims[k][key]:
+                    member.load_state_dict(self.member_optims[k][key].state_dict())
+            return
         for name, t in self.module.named_parameters():
             model.get_parameter(name).copy_(t[k])
         for name, t in self.module.named_buffers():
             model.get_buffer(name).copy_(t[k])
         for key, member in (optims or {}).items():
-            mine = self._member_params(key, k) if self.params else self.optims[key].param_groups[0]["params"]
-            for p, q in zip(mine, member.param_groups[0]["params"]):
+            for p, q in zip(self.optims[key].param_groups[0]["params"], member.param_groups[0]["params"]):
                 state = self.optims[key].state.get(p)
                 if state:
-                    member.state[q] = {name: v.clone() if v.dim() == 0 or self.params else v[k].clone()
-                                       for name, v in state.items()}
+                    member.state[q] = {name: v.clone() if v.dim() == 0 else v[k].clone() for name, v in state.items()}
 
 
 @dataclass
@@ -338,8 +335,9 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
                     evaluate(m.run, m.out, eval_idx, steps_per_epoch, m.log, score_codes)
                 if due_ckpt:
                     m.run.save(m.ckpt)
-                    for opt in m.run.optims.values():      # the stack holds them; saved copies only
-                        opt.state.clear()
+                    if stack.batched:                       # the stack holds them; saved copies only
+                        for opt in m.run.optims.values():
+                            opt.state.clear()
         for m in members:
             write_json(m.out / "metrics.json", m.run.metrics, indent=2)
     return [out / CKPT_NAME for out in outs]

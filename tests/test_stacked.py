@@ -66,10 +66,16 @@ def _remove_runs(tmp_path):
 
 @pytest.fixture(scope="module")
 def singles(tmp_path_factory):
-    """Seeds 0 and 1 trained alone for STEPS steps."""
+    """Seeds 0 and 1 trained alone for STEPS steps, on one thread as the tests (a module fixture is set up before
+    the function fixture ``one_torch_thread``; kernels split over more threads reduce in another order)."""
     root = tmp_path_factory.mktemp("singles")
-    for seed in (0, 1):
-        train(_cfg(root, seed), score_codes=code_factor_accuracy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for seed in (0, 1):
+            train(_cfg(root, seed), score_codes=code_factor_accuracy)
+    finally:
+        torch.set_num_threads(threads)
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
