@@ -18,6 +18,8 @@ import threading
 
 import click
 
+from basicprop.resources import keep_freed_memory
+
 USER_ERRORS = (ValueError, OSError, click.ClickException)
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
@@ -58,6 +60,7 @@ class Group(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _raise_terminated)
+        keep_freed_memory()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:  # --help, --version

@@ -6,7 +6,10 @@ MemoryError traceback, a machine driven into swap, or a disk filled to the last 
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import platform
 import resource
 import shutil
 
@@ -64,3 +67,29 @@ def check_disk(folder, needed: int, what: str, hint: str = "") -> None:
     if needed > free:
         raise NotEnoughResources(f"{what} needs about {human_bytes(needed)} of disk, more than the "
                                  f"{human_bytes(free)} free in {str(folder)!r}" + (f"; {hint}" if hint else ""))
+
+
+# glibc's mallopt parameters, and the size below which freed memory is kept for reuse
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+KEEP_FREED_BYTES = 1 << 30
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed blocks of up to 1 GiB for reuse instead of handing them back to the system;
+    True where it took effect (Linux with glibc), False elsewhere (nothing changed). Process-wide, once.
+
+    By default glibc returns big freed blocks (tens of MB: a weight gradient of the paper's MNIST net, an Adam
+    temporary) to the system and faults in fresh zeroed pages for the next one of the same size: about 50,000
+    page faults per training step at batch 64, a quarter of the step's time on one CPU core. Kept, the step
+    runs 1.3x faster with the same numbers (only where blocks come from changes). The cost: the process keeps its
+    peak memory until it exits. The command lines and study workers call it first."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, KEEP_FREED_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES))

@@ -19,6 +19,9 @@ With CUDA, the fast path's variants of the project's step are timed beside them 
 ``project-bf16`` (bf16 autocast), ``project-compiled`` (torch.compile) and ``project-compiled-bf16``; ``--compiled``
 adds ``project-compiled`` on a CPU too. Their warm-up (where compilation happens) is reported apart, in seconds.
 
+All three run under one malloc setting (``--malloc``): by default the one the command lines set, which keeps freed
+memory for reuse instead of faulting fresh pages in for every big temporary; ``--malloc default`` keeps glibc's.
+
 The timed windows interleave (project, textbook, public, project, ...) so that a change in the machine's load hits
 all methods alike; the reported figure is each method's median img/s. Also printed: each method's ratio to the
 others (``vs_textbook``, ``vs_public``; ``<variant>_vs_project``) and the percentage of the FMA peak the project's
@@ -38,6 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from basicprop.resources import keep_freed_memory
 from gan_models import losses
 from gan_models.checkpoint import build_model
 from gan_models.config import make_config
@@ -262,7 +266,11 @@ def main() -> None:
                     help="float32 FMA peak of the device in GFLOP/s; auto: estimated on a CPU, none on a GPU")
     ap.add_argument("--compiled", action="store_true", help="time the compiled step on a CPU too (compiles first)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                    help="keep: malloc keeps freed memory for reuse, as the command lines run "
+                         "(basicprop.resources.keep_freed_memory); default: glibc's own thresholds")
     args = ap.parse_args()
+    malloc = "keep" if args.malloc == "keep" and keep_freed_memory() else "default"
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -283,7 +291,7 @@ def main() -> None:
         if peak:
             row["fma_peak_pct"] = round(100 * r["project"] * GFLOP_PER_IMAGE_STEP / peak, 1)
         rows.append(row)
-    head = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    head = {"device": str(device), "threads": torch.get_num_threads(), "malloc": malloc, "torch": torch.__version__,
             "peak_gflops": round(peak, 1) if peak else None, "peak": how}
     if args.json:
         print(json.dumps({**head, "rows": rows}))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from basicprop.resources import keep_freed_memory
 from study.spec import Study
 
 RUNS, WORK, STUDY_FILE = "runs", "work", "study.json"
@@ -213,9 +214,10 @@ def _scalars(report: dict | None) -> dict:
 def execute_pinned(run: Run) -> dict:
     """:func:`execute` in a worker process with torch's and the BLAS libraries' threads pinned to the run's
     ``threads``: the same rounding in every executor (a Ray worker starts with one BLAS thread), so a run's numbers
-    do not depend on where it ran."""
+    do not depend on where it ran; and malloc keeping freed memory for reuse (``keep_freed_memory``)."""
     import torch
     from threadpoolctl import threadpool_limits   # installed with scikit-learn
+    keep_freed_memory()
     threads = int(run.train.get("threads") or 1)
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,66 @@ def test_gpu_check_without_cuda_says_so_quickly(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["cuda"] is False and "no CUDA device" in report["error"]
+
+
+# ------------------------------------------------------------------------------ malloc keeping freed memory
+_FAULTS = """
+import resource, sys, torch
+from basicprop.resources import keep_freed_memory
+def steady_faults():
+    \"\"\"Page faults of the second of two passes, each allocating and freeing 156 MB in blocks the size of a big
+    weight's gradient (the first pass may grow the heap).\"\"\"
+    for _ in range(2):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(5):
+            blocks = [torch.empty(6_500_000).fill_(1.0) for _ in range(6)]
+            del blocks
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+default = steady_faults()
+print(keep_freed_memory(), default, steady_faults())
+"""
+
+_TRAIN = """
+import sys, torch
+from basicprop.resources import keep_freed_memory
+from gan_models import make_config, train
+if sys.argv[2] == "keep":
+    assert keep_freed_memory()
+torch.set_num_threads(1)
+train(make_config("infogan", dataset="basicprop-line", batch_size=64, steps=3, eval_size=200, progress=False,
+                  device="cpu", instance_noise=0.1, out=sys.argv[1]))
+"""
+
+glibc = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                           reason="mallopt is glibc's")
+
+
+def _python(code, *args):
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@glibc
+def test_kept_freed_memory_ends_the_page_faults_of_big_temporaries():
+    took, default, kept = _python(_FAULTS).split()
+    assert took == "True"
+    assert int(default) > 50_000 and int(kept) < 1_000
+
+
+@glibc
+def test_keeping_freed_memory_changes_no_number_of_a_training_run(tmp_path):
+    for mode in ("default", "keep"):
+        _python(_TRAIN, str(tmp_path / mode), mode)
+    a, b = (read_checkpoint(tmp_path / mode / "ckpt.pt") for mode in ("default", "keep"))
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+@glibc
+def test_the_command_line_keeps_freed_memory():
+    """Any command (here ``study list``) leaves the process keeping freed memory."""
+    code = _FAULTS.replace("default = steady_faults()", "sys.argv = ['cli.py', 'study', 'list']\nimport cli\n"
+                           "try:\n    cli.cli()\nexcept SystemExit:\n    pass\ndefault = steady_faults()")
+    _, after_command, _ = _python(code).splitlines()[-1].split()
+    assert int(after_command) < 1_000
