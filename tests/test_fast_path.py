@@ -233,8 +233,11 @@ def test_gpu_check_without_cuda_says_so_quickly(tmp_path):
 
 # ------------------------------------------------------------------------------ malloc keeping freed memory
 _FAULTS = """
-import resource, sys, torch
+import ctypes, resource, sys, torch
 from basicprop.resources import keep_freed_memory
+# glibc's initial thresholds (128 KiB), fixed: the dynamic ones it moves to depend on what the process did before
+for param in (-3, -1):                   # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    ctypes.CDLL(None).mallopt(param, 128 * 1024)
 def steady_faults():
     \"\"\"Page faults of the second of two passes, each allocating and freeing 156 MB in blocks the size of a big
     weight's gradient (the first pass may grow the heap).\"\"\"
