@@ -111,13 +111,6 @@ def _rebuild(x, parts):
     return type(x)(*parts) if hasattr(x, "_fields") else tuple(parts)
 
 
-def _member(x, k: int):
-    """Member k's part of a stacked tensor / (named) tuple of them / None."""
-    if x is None or isinstance(x, torch.Tensor):
-        return None if x is None else x[k]
-    return _rebuild(x, [_member(part, k) for part in x])
-
-
 def _in_dims(x):
     """vmap's in_dims for a tensor / (named) tuple of tensors / None: the members along dim 0, None for None."""
     if x is None or isinstance(x, torch.Tensor):
@@ -217,15 +210,10 @@ class Stack:
 
     @torch.no_grad()
     def unstack(self, k: int, model: InfoGAN, optims: dict | None = None) -> None:
-        """Copy member k's weights and buffers (and with ``optims`` its Adam states) into a single model; nothing to
-        do member by member when ``model`` and ``optims`` are member k's own."""
+        """Copy member k's weights and buffers (and with ``optims`` its Adam states) into a single model. Batched
+        only: member by member the members' own models and optimizers train in place, so there is nothing to copy."""
         if not self.batched:
-            if model is not self.models[k]:
-                model.load_state_dict(self.models[k].state_dict())
-            for key, member in (optims or {}).items():
-                if member is not self.member_optims[k][key]:
-                    member.load_state_dict(self.member_optims[k][key].state_dict())
-            return
+            raise ValueError("member by member the models train in place: nothing to unstack")
         for name, t in self.module.named_parameters():
             model.get_parameter(name).copy_(t[k])
         for name, t in self.module.named_buffers():
@@ -298,8 +286,9 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
         t_last, step_last = time.time(), step
         while step < total:
             if should_stop is not None and should_stop():
-                for k, m in enumerate(members):
-                    stack.unstack(k, m.run.model, m.run.optims)
+                if stack.batched:
+                    for k, m in enumerate(members):
+                        stack.unstack(k, m.run.model, m.run.optims)
                 for m in members:
                     check_finite(m.run, m.meter, True, total, m.ckpt, m.log)
                 for m in members:
@@ -320,7 +309,7 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
                                            for k in (cfg.log_every, eval_every, cfg.ckpt_every))
             if not (due_log or due_eval or due_ckpt):
                 continue
-            if due_eval or due_ckpt:
+            if stack.batched and (due_eval or due_ckpt):
                 for k, m in enumerate(members):
                     stack.unstack(k, m.run.model, m.run.optims if due_ckpt else None)
             for m in members:
