@@ -11,6 +11,7 @@ saves at the next step boundary) installs its own handlers for its duration.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -34,6 +35,56 @@ class Terminated(BaseException):
 
 def _raise_terminated(signum, frame):
     raise Terminated()
+
+
+class StopOnSignal:
+    """SIGINT / SIGTERM handlers for a training loop, and its ``should_stop``.
+
+    Once the loop polls ``should_stop``, the first signal asks it to stop at the next step boundary; before that,
+    or for a second signal, the handler raises at once (KeyboardInterrupt / Terminated: the atomic writers remove
+    their temp files and ``ckpt.pt`` stays whole). A signal ignored on entry (a background job's SIGINT, a study
+    worker's) stays ignored.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.looping = False
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self.handle) for s in self.SIGNALS
+                              if signal.getsignal(s) is not signal.SIG_IGN}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def handle(self, signum, frame) -> None:
+        if self.looping and self.signum is None:
+            self.signum = signum
+            return
+        raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+    def __call__(self) -> bool:
+        self.looping = True
+        return self.signum is not None
+
+
+@contextlib.contextmanager
+def raising_on_sigterm():
+    """SIGTERM raised as :class:`Terminated` in the main thread while inside (elsewhere: nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fail(message: str) -> None:

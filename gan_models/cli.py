@@ -11,13 +11,11 @@ there, prints one line and exits 130 / 143; one during start-up, or a second one
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
 
 import click
 
-from basicprop.clitools import Terminated
+from basicprop.clitools import StopOnSignal
 
 from .config import (CODE_INVARIANCES, LR_SCALES, MODELS, PRECISIONS, PRESETS, TrainConfig, field_types, make_config,
                      optional_fields, tuple_item_type)
@@ -61,41 +59,6 @@ def _opt(*decls, key: str, help: str, **kw):
     default."""
     kw.setdefault("type", field_types()[key])
     return click.option(*decls, key, default=None, help=f"{help} [default: {getattr(_D, key)}]", **kw)
-
-
-class StopOnSignal:
-    """``train``'s SIGINT / SIGTERM handlers, and its ``should_stop``.
-
-    Once training polls ``should_stop`` (its loop has started), the first signal asks it to stop at the next step
-    boundary; during start-up, or for a second signal, the handler raises at once (KeyboardInterrupt / Terminated:
-    the atomic writers remove their temp files and ``ckpt.pt`` stays whole).
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.signum: int | None = None
-        self.looping = False
-        self._previous: dict = {}
-
-    def __enter__(self) -> "StopOnSignal":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self.handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-    def handle(self, signum, frame) -> None:
-        if self.looping and self.signum is None:
-            self.signum = signum
-            return
-        raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
-
-    def __call__(self) -> bool:
-        self.looping = True
-        return self.signum is not None
 
 
 class Progress:
@@ -157,6 +120,9 @@ class Progress:
 @_opt("--lr-scale", key="lr_scale", type=click.Choice(LR_SCALES),
       help="Large batches: sqrt / linear take --lr-d and --lr-g as the rates at batch 64 and multiply them by "
            "(batch/64)^0.5 / batch/64, at most x4; none: as given.")
+@_opt("--lr-decay-start", key="lr_decay_start",
+      help="From this fraction of the steps both learning rates fall linearly towards 0 at the last step "
+           "(1: constant).")
 @_opt("--epochs", key="epochs", help="Epochs (len(dataset) // batch_size steps each).")
 @_opt("--steps", key="steps", help="Total steps (overrides --epochs when > 0).")
 @_opt("--seed", key="seed", help="Seed of weights, batches, latents and noise.")

@@ -60,6 +60,8 @@ class TrainConfig:
     lr_d: float = 2e-4                  # Adam lr of D and Q (they share the trunk and one optimizer)
     lr_g: float = 1e-3                  # Adam lr of G
     lr_scale: str = "none"              # large batches: "sqrt" / "linear" scale lr_d and lr_g (see scaled_lrs)
+    lr_decay_start: float = 1.0         # from this fraction of the steps both rates fall linearly towards 0 at the
+                                        # end (learning_rates); 1: constant, as the paper
     beta1: float = 0.5
     beta2: float = 0.999
     epochs: int = 1                     # one epoch = len(dataset) // batch_size steps (batches drawn with replacement)
@@ -189,6 +191,7 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.precision == "fp32" or cfg.device not in ("cpu", "mps"),
          f"precision {cfg.precision} runs on CUDA only, not with device {cfg.device!r}; use precision fp32 there")
     need(cfg.lr_d > 0 and cfg.lr_g > 0, "learning rates must be > 0")
+    need(0 <= cfg.lr_decay_start <= 1, f"lr_decay_start must be in [0, 1], got {cfg.lr_decay_start}")
     need(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)")
     need(cfg.epochs >= 1 or cfg.steps >= 1, "train for at least one step: epochs >= 1 or steps >= 1")
     need(cfg.steps >= 0 and cfg.epochs >= 0, "epochs and steps must be >= 0")
@@ -216,6 +219,18 @@ def scaled_lrs(cfg: TrainConfig) -> tuple[float, float]:
     ratio = cfg.batch_size / LR_REFERENCE_BATCH
     factor = min(ratio ** 0.5 if cfg.lr_scale == "sqrt" else ratio, LR_MAX_FACTOR)
     return cfg.lr_d * factor, cfg.lr_g * factor
+
+
+def learning_rates(cfg: TrainConfig, step: int, total: int) -> tuple[float, float]:
+    """(lr_d, lr_g) for the step after ``step`` of ``total``: ``scaled_lrs`` up to the step
+    ``start = round(lr_decay_start * total)``, then a linear fall, the last step taking 1 / (total - start) of them.
+    A function of the step alone, so a resumed run takes the rates an uninterrupted one would."""
+    lr_d, lr_g = scaled_lrs(cfg)
+    start = round(cfg.lr_decay_start * total)
+    if step < start:
+        return lr_d, lr_g
+    factor = (total - step) / (total - start)
+    return lr_d * factor, lr_g * factor
 
 
 def check_device_name(name: str) -> None:

@@ -43,12 +43,12 @@ from torch.nn.utils import parametrize
 from basicprop.files import folder_lock, remove_temps, write_json
 
 from .checkpoint import CKPT_NAME
-from .config import TrainConfig, validate
+from .config import TrainConfig, learning_rates, validate
 from .device import resolve_device
 from .infogan import Batch, InfoGAN, Views, step_stats
 from .latent import Latent, sample_latent
 from .trainer import (Meter, Run, RunLog, ScoreCodes, TrainingInterrupted, check_finite, check_tensorboard, evaluate,
-                      instance_noise_std, open_run_log, schedule, start_run, train_record)
+                      instance_noise_std, open_run_log, schedule, set_learning_rates, start_run, train_record)
 
 MEMBER_KEYS = ("seed", "out")     # the only config fields in which the members of a stack may differ
 
@@ -149,6 +149,11 @@ class Stack:
             self.optims[key] = type(opt)(tensors, **hyper)
         self._load_optimizers(optims)
         self.pieces = _Pieces(self.module)
+
+    def set_learning_rates(self, lr_d: float, lr_g: float) -> None:
+        """The rates of the next step, on every member's optimizers and (batched) the stacked ones."""
+        for optims in (*self.member_optims, *([self.optims] if self.batched else [])):
+            set_learning_rates(optims, lr_d, lr_g)
 
     def _load_optimizers(self, optims: list[dict]) -> None:
         """Stack the members' Adam states (resume); ValueError when they are not at the same step."""
@@ -300,6 +305,7 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
                 idx = torch.randint(n_data, (cfg.batch_size,), generator=run.gen, device=device)
                 batches.append(Batch(data.images[idx].float().div_(255.0),
                                      None if data.labels is None else data.labels[idx]))
+            stack.set_learning_rates(*learning_rates(cfg, step, total))
             stats = stack.train_step(batches, [run.gen for run in runs], noise_std=instance_noise_std(cfg, step))
             step += 1
             for k, m in enumerate(members):

@@ -38,7 +38,7 @@ from . import losses
 from .checkpoint import (BEST_NAME, CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict,
                          checkpoint_state, count_parameters, keep_previous, load_optimizers, read_checkpoint,
                          restore_generator, save_checkpoint, weights_only)
-from .config import TrainConfig, check_resumable, scaled_lrs, validate
+from .config import TrainConfig, check_resumable, learning_rates, scaled_lrs, validate
 from .curves import LOG_NAME, record_kind, write_curves
 from .grids import save_grids
 from .device import autocast_dtype, eager, ensure_fits, fast_path, resolve_device
@@ -123,6 +123,13 @@ def instance_noise_std(cfg: TrainConfig, step: int) -> float:
     if cfg.instance_noise_steps <= 0:
         return cfg.instance_noise
     return cfg.instance_noise * max(0.0, 1.0 - step / cfg.instance_noise_steps)
+
+
+def set_learning_rates(optims: dict, lr_d: float, lr_g: float) -> None:
+    """Put ``lr_d`` on the D + Q optimiser and ``lr_g`` on G's (as ``InfoGAN.make_optimizers`` keys them)."""
+    for key, lr in (("D", lr_d), ("G", lr_g)):
+        for group in optims[key].param_groups:
+            group["lr"] = lr
 
 
 class RunLog:
@@ -429,6 +436,7 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
                 raise TrainingInterrupted(ckpt_path, run.step)
             idx = torch.randint(n_data, (cfg.batch_size,), generator=run.gen, device=device)
             labels = None if run.data.labels is None else run.data.labels[idx]
+            set_learning_rates(run.optims, *learning_rates(cfg, run.step, total))
             stats = run.model.train_step(Batch(run.data.images[idx].float().div_(255.0), labels), run.optims,
                                          generator=run.gen, noise_std=instance_noise_std(cfg, run.step))
             run.step += 1

@@ -124,8 +124,24 @@ def _running(run_dir: Path) -> bool:
         return True
 
 
+def _last_step(run_dir: Path) -> int:
+    """The last step the run's ``log.jsonl`` records (0 when none)."""
+    step = 0
+    try:
+        lines = (run_dir / "log.jsonl").read_text().splitlines()
+    except OSError:
+        return step
+    for line in lines:
+        try:
+            step = max(step, int(json.loads(line).get("step", 0)))
+        except (ValueError, AttributeError, TypeError):
+            continue
+    return step
+
+
 def study_status(out: str | Path) -> dict:
-    """Per run: done / diverged / failed / running / pending, and an ETA from the finished runs' wall times. The
+    """Per run: done / diverged / failed / running / stopped (a checkpoint, no process: the next ``run`` resumes it;
+    ``step``: the last one logged) / pending, and an ETA from the finished runs' wall times. The
     runs are those of the last ``run`` command together with every run that has a summary in ``out`` (earlier
     commands may have run other rows and seeds); a summary of an older config counts as pending."""
     out = Path(out)
@@ -144,9 +160,13 @@ def study_status(out: str | Path) -> dict:
             state = "done" if summary["status"] == "ok" else summary["status"]
             walls.append(summary.get("wall_s") or 0.0)
         else:
-            state = "running" if _running(Path(run.train["out"])) else "pending"
-        rows.append({"run": run.key, "row": run.row, "seed": run.seed, "state": state})
-    left = sum(r["state"] in ("pending", "running") for r in rows)
+            run_dir = Path(run.train["out"])
+            state = "running" if _running(run_dir) else "stopped" if (run_dir / "ckpt.pt").is_file() else "pending"
+        row = {"run": run.key, "row": run.row, "seed": run.seed, "state": state}
+        if state == "stopped":
+            row["step"] = _last_step(Path(run.train["out"]))
+        rows.append(row)
+    left = sum(r["state"] in ("pending", "running", "stopped") for r in rows)
     mean = sum(walls) / len(walls) if walls else None
     eta = None if mean is None else mean * left / max(int(info.get("jobs", 1)), 1)
     return {"study": info["study"], "budget": info["budget"], "runs": rows, "left": left, "eta_s": eta}

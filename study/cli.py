@@ -63,7 +63,7 @@ def status_command(out):
     """Where each run of the study in OUT stands, and an ETA."""
     st = api.study_status(out)
     for r in st["runs"]:
-        click.echo(f"{r['run']:<40} {r['state']}")
+        click.echo(f"{r['run']:<40} {r['state']}" + (f" at step {r['step']}" if "step" in r else ""))
     counts = {}
     for r in st["runs"]:
         counts[r["state"]] = counts.get(r["state"], 0) + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence
@@ -46,22 +47,48 @@ def run_local(runs: Sequence[Run], on_done: OnDone, *, jobs: int) -> None:
     ctx = multiprocessing.get_context("spawn")
     while pending:
         retry: list[Run] = []
-        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(execute_pinned, run): run for run in pending}
-            while futures:
-                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    run = futures.pop(fut)
-                    try:
-                        summary = fut.result()
-                    except BrokenProcessPool as exc:   # a worker died (killed, out of memory): the pool is gone
-                        summary = _crashed(run, exc)
-                    if summary["status"] == FAILED and attempts[run.key] < RETRIES:
-                        attempts[run.key] += 1
-                        retry.append(run)
-                    else:
-                        on_done(run, summary)
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
+            try:
+                futures = {pool.submit(execute_pinned, run): run for run in pending}
+                while futures:
+                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        run = futures.pop(fut)
+                        try:
+                            summary = fut.result()
+                        except BrokenProcessPool as exc:   # a worker died (killed, out of memory): the pool is gone
+                            summary = _crashed(run, exc)
+                        if summary["status"] == FAILED and attempts[run.key] < RETRIES:
+                            attempts[run.key] += 1
+                            retry.append(run)
+                        else:
+                            on_done(run, summary)
+            except BaseException:             # Ctrl-C, SIGTERM, or a worker's run stopped by one
+                _stop_workers(pool)
+                raise
         pending = retry
+
+
+def _ignore_sigint() -> None:
+    """A worker leaves Ctrl-C to the driver (the terminal sends it to the whole process group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """No queued run starts; each running one gets SIGTERM (training saves at the next step boundary, anything
+    else stops at once) and is waited for, so that the same command resumes it; a second interrupt kills them."""
+    workers = list((pool._processes or {}).values())    # no public handle on them before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            os.kill(worker.pid, signal.SIGTERM)
+    try:
+        for worker in workers:
+            worker.join()
+    except BaseException:
+        for worker in workers:
+            worker.kill()
+        raise
 
 
 def run_ray(runs: Sequence[Run], on_done: OnDone, *, address: str | None, gpus_per_run: float = 0.0,

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import platform
+import signal
 import socket
 import time
 import traceback
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from basicprop.clitools import StopOnSignal, Terminated, raising_on_sigterm
 from basicprop.resources import keep_freed_memory
 from study.spec import Study
 
@@ -36,7 +38,8 @@ SUMMARY_FORMAT = 1
 _NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every", "keep", "tensorboard"}
 # options that change the numbers only when set: at their defaults they stay out of the hash, so runs hashed
 # before the options existed still count as done
-_HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False, "code_invariance": []}
+_HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False, "code_invariance": [],
+                    "lr_decay_start": 1.0}
 
 
 @dataclass(frozen=True)
@@ -144,11 +147,16 @@ def _curve(run_dir: Path) -> list[dict]:
 def _train(run: Run, run_dir: Path) -> None:
     from eval.clustering import code_factor_accuracy
     from gan_models import TrainConfig, train
+    from gan_models.trainer import TrainingInterrupted
     cfg = TrainConfig.from_dict(run.train)
     done_marker = run_dir / "trained.json"
     if done_marker.is_file():
         return
-    train(cfg, resume=(run_dir / "ckpt.pt").is_file(), score_codes=code_factor_accuracy)
+    with StopOnSignal() as stop:
+        try:
+            train(cfg, resume=(run_dir / "ckpt.pt").is_file(), score_codes=code_factor_accuracy, should_stop=stop)
+        except TrainingInterrupted:      # saved at a step boundary: not a result, the study stops (and resumes)
+            raise KeyboardInterrupt() if stop.signum == signal.SIGINT else Terminated() from None
     from basicprop.files import write_json
     write_json(done_marker, {"config_hash": run.config_hash})
 
@@ -214,11 +222,15 @@ def _scalars(report: dict | None) -> dict:
 def execute_pinned(run: Run) -> dict:
     """:func:`execute` in a worker process with torch's and the BLAS libraries' threads pinned to the run's
     ``threads``: the same rounding in every executor (a Ray worker starts with one BLAS thread), so a run's numbers
-    do not depend on where it ran; and malloc keeping freed memory for reuse (``keep_freed_memory``)."""
+    do not depend on where it ran; and malloc keeping freed memory for reuse (``keep_freed_memory``).
+
+    Signals: a SIGTERM (or, where it is not ignored, SIGINT) during training saves the run at the next step
+    boundary, elsewhere it stops at once (temp files removed); either way the run raises Terminated
+    (KeyboardInterrupt), which stops the study, and the same command resumes it."""
     import torch
     from threadpoolctl import threadpool_limits   # installed with scikit-learn
     keep_freed_memory()
     threads = int(run.train.get("threads") or 1)
     torch.set_num_threads(threads)
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=threads), raising_on_sigterm():
         return execute(run)

@@ -13,6 +13,7 @@ from eval.clustering import code_factor_accuracy
 from gan_models import TrainingDiverged, load_checkpoint, make_config, train
 from gan_models.checkpoint import read_checkpoint, save_checkpoint
 from gan_models.infogan import InfoGAN
+from gan_models.trainer import TrainingInterrupted
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,6 +70,33 @@ def test_warped_categories_are_seeded_and_resume_exactly(tmp_path):
     train(make_config("infogan-mnist", steps=2, out=str(tmp_path / "r"), **TINY))
     r = train(make_config("infogan-mnist", steps=4, out=str(tmp_path / "r"), **TINY), resume=True)
     assert _same(read_checkpoint(r)["model"], _weights(a))
+
+
+def test_learning_rates_fall_linearly_from_the_decay_start_and_resume_exactly(tmp_path, monkeypatch):
+    seen = []
+    original = InfoGAN.train_step
+
+    def step(self, batch, optims, *args, **kwargs):
+        seen.append((optims["D"].param_groups[0]["lr"], optims["G"].param_groups[0]["lr"]))
+        return original(self, batch, optims, *args, **kwargs)
+
+    monkeypatch.setattr(InfoGAN, "train_step", step)
+    kw = dict(steps=6, lr_decay_start=0.5, **TINY)
+    a = train(make_config("infogan", out=str(tmp_path / "a"), **kw))
+    factors = [1, 1, 1, 1, 2 / 3, 1 / 3]
+    assert [d for d, _ in seen] == pytest.approx([2e-4 * f for f in factors])
+    assert [g for _, g in seen] == pytest.approx([1e-3 * f for f in factors])
+    constant = train(make_config("infogan", steps=6, out=str(tmp_path / "c"), **TINY))
+    assert not _same(_weights(a), _weights(constant))
+    polls = []
+    with pytest.raises(TrainingInterrupted):                       # stopped after 4 steps, inside the fall
+        train(make_config("infogan", out=str(tmp_path / "r"), **kw), should_stop=lambda: polls.append(1) or
+              len(polls) > 4)
+    assert read_checkpoint(tmp_path / "r" / "ckpt.pt")["step"] == 4
+    r = train(make_config("infogan", out=str(tmp_path / "r"), **kw), resume=True)
+    assert _same(_weights(r), _weights(a))
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        train(make_config("infogan", lr_decay_start=1.5, out=str(tmp_path / "bad"), **TINY))
 
 
 def test_load_checkpoint_round_trip(tmp_path):

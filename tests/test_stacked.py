@@ -19,9 +19,10 @@ from gan_models.trainer import TrainingInterrupted
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-# every random draw of the step in play: instance noise, warped fakes, the code-interaction penalty
+# every random draw of the step in play (instance noise, warped fakes, the code-interaction penalty) and the
+# learning-rate schedule
 TINY = dict(dataset="basicprop-line", batch_size=8, log_every=5, ckpt_every=100, eval_size=200, progress=False,
-            instance_noise=0.1, cat_augment=0.5, lambda_interaction=1.0)
+            instance_noise=0.1, cat_augment=0.5, lambda_interaction=1.0, lr_decay_start=0.5)
 STEPS = 20
 
 
@@ -162,6 +163,9 @@ def test_vmapped_step_equals_single_steps_up_to_rounding():
     stack.unstack(1, member)
     w, ref = member.D.trunk[0].weight.detach(), singles[1].D.trunk[0].weight.detach()
     assert float((w - ref).norm() / ref.norm()) < 1e-2 and not torch.equal(w, models[1].D.trunk[0].weight.detach())
+    stack.set_learning_rates(1e-5, 2e-5)                        # the schedule reaches the stacked Adams too
+    assert [opt.param_groups[0]["lr"] for opt in (stack.optims["D"], stack.optims["G"], optims[1]["D"],
+                                                 optims[1]["G"])] == [1e-5, 2e-5, 1e-5, 2e-5]
 
 
 def test_bad_stacks_are_refused(tmp_path):

@@ -1,8 +1,10 @@
 """study: specs checked before anything starts, the smoke study end to end, resumable and idempotent runs,
 diverged and crashed runs, one study process per directory, tables, and Ray against the local executor."""
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -296,6 +298,13 @@ def test_options_at_their_defaults_leave_the_config_hash_as_it_was():
     assert config_hash(cfg, {"n_samples": 200}) != config_hash(cfg, ev)
 
 
+@pytest.mark.parametrize("study_dir", sorted(p.parent.name for p in (ROOT / "results").glob("*/study.json")))
+def test_every_committed_run_still_counts_as_done(study_dir):
+    """A new training option at its default must leave the hash alone: else the same command reruns every study."""
+    states = {r["run"]: r["state"] for r in api.study_status(ROOT / "results" / study_dir)["runs"]}
+    assert states and set(states.values()) <= {"done", "diverged"}, states
+
+
 def test_reproduce_commands_redo_exactly_the_runs_summarised():
     runs = [{"row": r, "seed": s, "threads": 1} for r, seeds in (("a", range(5)), ("b", range(10)), ("c", range(5)))
             for s in seeds]
@@ -324,3 +333,65 @@ def test_cinfogan_rho_is_the_best_code_per_property_and_read_from_older_summarie
     slant = next(line for line in table if line.startswith("| mnist | slant |"))
     assert "| 0.700 ± 0.100 (worst 0.600) |" in slant and "| 1/2 |" in slant
     assert built["rows"][0]["factors"]["width"]["gen_rho"]["trained"]["mean"] == 0.5
+
+
+LONG = """
+name = "long"
+seeds = [0, 1]
+[budgets.smoke]
+train = { steps = 100000, batch_size = 8, log_every = 1, ckpt_every = 100000, eval_size = 100 }
+[[rows]]
+name = "line"
+preset = "infogan-line"
+dataset = "basicprop-line"
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_study_saves_every_run_in_training_and_ends_its_workers(tmp_path, signum):
+    """Only the driver is signalled (as a scheduler or `kill` does): it stops its workers, each saves its run at a
+    step boundary, no summary is written, and `status` says where each run stopped."""
+    spec, out = _write_spec(tmp_path, LONG), tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "study", "run", str(spec), "--out", str(out),
+                             "--budget", "smoke", "--jobs", "2", "--threads", "1"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logs = [out / "work" / "line" / f"seed{s}" for s in (0, 1)]
+    end = time.time() + 120
+    while not all(d.is_file() and '"train"' in d.read_text() for d in
+                  (next(out.glob(f"work/line/seed{s}-*/log.jsonl"), logs[s]) for s in (0, 1))):
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < end, "the runs did not start training"
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum
+    assert err.strip().splitlines()[-1] == ("terminated" if signum == signal.SIGTERM else "aborted")
+    assert "Traceback" not in err
+    end = time.time() + 10
+    while [pid for pid in workers if Path(f"/proc/{pid}").exists()] and time.time() < end:
+        time.sleep(0.1)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in workers if Path(f"/proc/{pid}").exists()}
+    assert len(workers) >= 2 and not left, (err, left)
+    assert not list(out.glob("runs/*.json"))
+    status = api.study_status(out)["runs"]
+    assert [r["state"] for r in status] == ["stopped", "stopped"]
+    from gan_models.checkpoint import read_checkpoint
+    for r in status:
+        run_dir = next(out.glob(f"work/line/seed{r['seed']}-*"))
+        saved = read_checkpoint(run_dir / "ckpt.pt")["step"]
+        assert saved == r["step"] > 0              # saved where the log ends: at the step the signal let finish

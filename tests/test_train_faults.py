@@ -18,11 +18,10 @@ import torch
 from click.testing import CliRunner
 
 import cli
-from basicprop.clitools import Terminated
+from basicprop.clitools import StopOnSignal, Terminated
 from basicprop.files import FolderLocked
 from gan_models import make_config, resume_config, train, trainer
 from gan_models.checkpoint import read_checkpoint, save_checkpoint
-from gan_models.cli import StopOnSignal
 from gan_models.trainer import check_same_data, data_fingerprint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
