@@ -61,6 +61,16 @@ def spearman_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
+def spearman_given(codes: np.ndarray, factors: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """(N, C), (N, K), (N,) int -> (C, K): the mean over groups of :func:`spearman_matrix` within each group, e.g.
+    a C-InfoGAN code against a measurement among the images of one requested label (groups under 3 samples
+    skipped; zeros when none is left). Pooled over groups, differences between groups that no code controls (a 1
+    is narrower than a 0) dilute the correlation."""
+    mats = [spearman_matrix(codes[groups == g], factors[groups == g]) for g in np.unique(groups)
+            if np.sum(groups == g) >= 3]
+    return np.mean(mats, axis=0) if mats else np.zeros((codes.shape[1], factors.shape[1]))
+
+
 def add_spearman(result: dict, codes: np.ndarray, discrete: Sequence[bool], raw: np.ndarray,
                  ordinal: Sequence[bool]) -> None:
     """Spearman of every continuous code with every ordered factor / continuous measurement, into ``result``.

@@ -7,7 +7,8 @@ ordered factor (BasicProp factors with numeric values, MNIST slant and width; no
 Analytic twins of classifier factors are reported as agreement rates (``gen.check.<factor>.agreement``).
 
 **C-InfoGAN**: label fidelity (the measured condition factor equals the requested label ``y``) and the Spearman
-correlation of each continuous code with every other measured factor (``cinfogan.rho.<code>.<factor>``).
+correlation of each continuous code with every other measured factor (``cinfogan.rho.<code>.<factor>``), also
+among the images of one requested label, averaged over labels (``cinfogan.rho_given_label.<code>.<factor>``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from basicprop.images import to_uint8
-from eval.codes import add_spearman, latent_codes
+from eval.codes import add_spearman, latent_codes, spearman_given
 from eval.discretize import histogram_discretize
 from eval.keys import (CHECK_AGREEMENT, CINFOGAN, GENERATOR, LABEL_FIDELITY, SPEARMAN, SPEARMAN_CODES,
                        SPEARMAN_FACTORS)
@@ -37,8 +38,10 @@ def factor_matrix(values: dict[str, np.ndarray], measurer: Measurer, num_bins: i
 
 
 def cinfogan_entries(result: dict, measured: dict, y: np.ndarray, cond: str | None,
-                     log: Callable[[str], None]) -> dict:
-    """Label fidelity (None when the condition factor is not measured) and Spearman(code, other factors)."""
+                     log: Callable[[str], None], given_label: np.ndarray | None = None) -> dict:
+    """Label fidelity (None when the condition factor is not measured), Spearman(code, other factors) and, with
+    ``given_label`` (the (C_cont, K) :func:`eval.codes.spearman_given` over the requested labels), the same
+    correlations among the images of one label, averaged over labels (``cinfogan.rho_given_label.*``)."""
     entries: dict = {}
     if cond in measured:
         entries[CINFOGAN + LABEL_FIDELITY] = float(np.mean(np.asarray(measured[cond]) == y))
@@ -49,6 +52,8 @@ def cinfogan_entries(result: dict, measured: dict, y: np.ndarray, cond: str | No
         for f, fname in enumerate(result[SPEARMAN_FACTORS]):
             if fname != cond:
                 entries[f"{CINFOGAN}rho.{code}.{fname}"] = result[SPEARMAN][r][f]
+                if given_label is not None:
+                    entries[f"{CINFOGAN}rho_given_label.{code}.{fname}"] = float(given_label[r][f])
     return entries
 
 
@@ -73,6 +78,9 @@ def generator_direction(model, measurer: Measurer, layout, latent, images: np.nd
         entries[f"{GENERATOR}check.{chk.twin_of}.{CHECK_AGREEMENT}"] = float(np.mean(measured[chk.name]
                                                                                    == measured[chk.twin_of]))
     if model.spec.cond:
-        entries.update(cinfogan_entries(result, measured, latent.y.cpu().numpy(),
-                                        model.dataset_meta.get("condition_factor"), log))
+        y = latent.y.cpu().numpy()
+        cont = [i for i, d in enumerate(discrete) if not d]
+        ordered = [j for j, m in enumerate(measurer.factors) if m.ordinal]
+        entries.update(cinfogan_entries(result, measured, y, model.dataset_meta.get("condition_factor"), log,
+                                        spearman_given(codes[:, cont], raw[:, ordered], y)))
     return entries

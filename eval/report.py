@@ -230,9 +230,11 @@ def _traversal_text(trav: Mapping) -> list[str]:
 def _cinfogan_text(report: Mapping) -> list[str]:
     fid = report[CINFOGAN + LABEL_FIDELITY]
     out = ["", f"== C-InfoGAN: label fidelity {'-' if fid is None else f'{fid:.4f}'}"]
+    given = unflatten(report, CINFOGAN + "rho_given_label.")
     for k, v in unflatten(report, CINFOGAN + "rho.").items():
         code, fname = k.split(".", 1)
-        out.append(f"   Spearman({code}, {fname}) = {v:+.3f}")
+        out.append(f"   Spearman({code}, {fname}) = {v:+.3f}"
+                   + (f" (among images of one label: {given[k]:+.3f})" if k in given else ""))
     return out
 
 

@@ -14,7 +14,7 @@ import torch
 
 from basicprop import get_kind
 from basicprop.images import to_uint8
-from eval.codes import add_spearman, code_layout
+from eval.codes import add_spearman, code_layout, spearman_given, spearman_matrix
 from eval.config import ClassifierConfig, DisentangleConfig
 from eval.disentangle import disentangle
 from eval.keys import SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS, TRAVERSAL_GRID
@@ -202,6 +202,21 @@ def test_spearman_covers_continuous_codes_and_ordered_factors_only():
     add_spearman(res, codes, [True, False], f, [False, True])
     assert res[SPEARMAN_CODES] == ["cont0"] and res[SPEARMAN_FACTORS] == ["height"]
     assert res[SPEARMAN][0][0] > 0.99  # (ties in the factor keep it just below 1)
+
+
+def test_spearman_given_the_label_sees_what_differences_between_labels_hide():
+    """Width follows the code within every label, but each label has its own base width (a 1 is narrower than a
+    0): pooled over labels the correlation is weak, among the images of one label it is 1."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 2000)
+    code = rng.uniform(-1, 1, (2000, 1))
+    width = code[:, 0] + 4 * rng.permutation(10)[y]                 # the code moves width by 2; labels by up to 36
+    pooled = spearman_matrix(code, width[:, None])[0, 0]
+    given = spearman_given(code, width[:, None], y)
+    assert abs(pooled) < 0.3 and given.shape == (1, 1) and given[0, 0] == pytest.approx(1.0)
+    noise = spearman_given(code, rng.normal(size=(2000, 1)), y)[0, 0]
+    assert abs(noise) < 0.1
+    assert spearman_given(code[:2], width[:2, None], y[:2]).tolist() == [[0.0]]   # no label with 3 images
 
 
 # ------------------------------------------------------------------------------- the untrained baseline
