@@ -2,7 +2,9 @@
 
 Both take resolved :class:`~study.runner.Run` s, call ``on_done(run, summary)`` on the driver as each one
 finishes (the driver writes the summary, so a remote worker's result lands in the study directory), and retry a
-run once when it failed or its worker died. A diverged run is a result and is not retried.
+run once when it failed or its worker died. A diverged run is a result and is not retried. Ctrl-C or SIGTERM to the
+driver (or a worker's run stopped by a signal) stops the local pool: each run in training is saved at its next step
+boundary, and the same command resumes it.
 """
 from __future__ import annotations
 
