@@ -109,11 +109,10 @@ class Group(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _raise_terminated)
         keep_freed_memory()
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with raising_on_sigterm():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:  # --help, --version
             sys.exit(exc.exit_code)
         except _NO_ARGS_IS_HELP as exc:  # a bare group: its help is the answer, not an error

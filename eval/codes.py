@@ -71,13 +71,17 @@ def spearman_given(codes: np.ndarray, factors: np.ndarray, groups: np.ndarray) -
     return np.mean(mats, axis=0) if mats else np.zeros((codes.shape[1], factors.shape[1]))
 
 
+def spearman_columns(discrete: Sequence[bool], ordinal: Sequence[bool]) -> tuple[list[int], list[int]]:
+    """(the continuous codes' columns, the ordered factors' columns): what the Spearman correlations cover."""
+    return [i for i, d in enumerate(discrete) if not d], [j for j, o in enumerate(ordinal) if o]
+
+
 def add_spearman(result: dict, codes: np.ndarray, discrete: Sequence[bool], raw: np.ndarray,
                  ordinal: Sequence[bool]) -> None:
     """Spearman of every continuous code with every ordered factor / continuous measurement, into ``result``.
 
     ``codes (N, C)``, ``raw (N, K)`` float factor values; ``result`` holds the score's code and factor names."""
-    cont = [i for i, d in enumerate(discrete) if not d]
-    cols = [j for j, o in enumerate(ordinal) if o]
+    cont, cols = spearman_columns(discrete, ordinal)
     result[SPEARMAN_CODES] = [result[CODE_NAMES][i] for i in cont]
     result[SPEARMAN_FACTORS] = [result[FACTOR_NAMES][j] for j in cols]
     result[SPEARMAN] = spearman_matrix(codes[:, cont], raw[:, cols]).tolist()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from basicprop.images import to_uint8
-from eval.codes import add_spearman, latent_codes, spearman_given
+from eval.codes import add_spearman, latent_codes, spearman_columns, spearman_given
 from eval.discretize import histogram_discretize
 from eval.keys import (CHECK_AGREEMENT, CINFOGAN, GENERATOR, LABEL_FIDELITY, SPEARMAN, SPEARMAN_CODES,
                        SPEARMAN_FACTORS)
@@ -37,11 +37,11 @@ def factor_matrix(values: dict[str, np.ndarray], measurer: Measurer, num_bins: i
     return ints, names, binned, raw
 
 
-def cinfogan_entries(result: dict, measured: dict, y: np.ndarray, cond: str | None,
-                     log: Callable[[str], None], given_label: np.ndarray | None = None) -> dict:
-    """Label fidelity (None when the condition factor is not measured), Spearman(code, other factors) and, with
-    ``given_label`` (the (C_cont, K) :func:`eval.codes.spearman_given` over the requested labels), the same
-    correlations among the images of one label, averaged over labels (``cinfogan.rho_given_label.*``)."""
+def cinfogan_entries(result: dict, measured: dict, y: np.ndarray, cond: str | None, given_label: np.ndarray,
+                     log: Callable[[str], None]) -> dict:
+    """Label fidelity (None when the condition factor is not measured), Spearman(code, other factors) and the same
+    correlations among the images of one label, averaged over labels (``given_label``: the (C_cont, K)
+    :func:`eval.codes.spearman_given` over the requested labels; ``cinfogan.rho_given_label.*``)."""
     entries: dict = {}
     if cond in measured:
         entries[CINFOGAN + LABEL_FIDELITY] = float(np.mean(np.asarray(measured[cond]) == y))
@@ -52,8 +52,7 @@ def cinfogan_entries(result: dict, measured: dict, y: np.ndarray, cond: str | No
         for f, fname in enumerate(result[SPEARMAN_FACTORS]):
             if fname != cond:
                 entries[f"{CINFOGAN}rho.{code}.{fname}"] = result[SPEARMAN][r][f]
-                if given_label is not None:
-                    entries[f"{CINFOGAN}rho_given_label.{code}.{fname}"] = float(given_label[r][f])
+                entries[f"{CINFOGAN}rho_given_label.{code}.{fname}"] = float(given_label[r][f])
     return entries
 
 
@@ -72,15 +71,15 @@ def generator_direction(model, measurer: Measurer, layout, latent, images: np.nd
     factors, names, binned, raw = factor_matrix(measured, measurer, num_bins)
     result = score(codes, factors, rng=rng, discrete=discrete, config=replace(score_config, dci=False, probes=False),
                    code_names=[n for n, _, _ in layout], factor_names=names, binned=binned)
-    add_spearman(result, codes, discrete, raw, [m.ordinal for m in measurer.factors])
+    ordinal = [m.ordinal for m in measurer.factors]
+    add_spearman(result, codes, discrete, raw, ordinal)
     entries = {GENERATOR + k: v for k, v in result.items()}
     for chk in measurer.checks:
         entries[f"{GENERATOR}check.{chk.twin_of}.{CHECK_AGREEMENT}"] = float(np.mean(measured[chk.name]
                                                                                    == measured[chk.twin_of]))
     if model.spec.cond:
         y = latent.y.cpu().numpy()
-        cont = [i for i, d in enumerate(discrete) if not d]
-        ordered = [j for j, m in enumerate(measurer.factors) if m.ordinal]
-        entries.update(cinfogan_entries(result, measured, y, model.dataset_meta.get("condition_factor"), log,
-                                        spearman_given(codes[:, cont], raw[:, ordered], y)))
+        cont, cols = spearman_columns(discrete, ordinal)
+        entries.update(cinfogan_entries(result, measured, y, model.dataset_meta.get("condition_factor"),
+                                        spearman_given(codes[:, cont], raw[:, cols], y), log))
     return entries

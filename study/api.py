@@ -125,18 +125,10 @@ def _running(run_dir: Path) -> bool:
 
 
 def _last_step(run_dir: Path) -> int:
-    """The last step the run's ``log.jsonl`` records (0 when none)."""
-    step = 0
-    try:
-        lines = (run_dir / "log.jsonl").read_text().splitlines()
-    except OSError:
-        return step
-    for line in lines:
-        try:
-            step = max(step, int(json.loads(line).get("step", 0)))
-        except (ValueError, AttributeError, TypeError):
-            continue
-    return step
+    """The last step the run's ``log.jsonl`` records (0 when it has none)."""
+    from gan_models.curves import LOG_NAME, read_log
+    records = read_log(run_dir) if (run_dir / LOG_NAME).is_file() else []
+    return max((int(r.get("step", 0)) for r in records), default=0)
 
 
 def study_status(out: str | Path) -> dict:
