@@ -112,6 +112,28 @@ def _normalize_size(x: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def _scale_about_corner(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image scaled by its own factor in [1/2, 2] (log-uniform, both axes) about its ink's top-left corner:
+    the left boundary of the first column and the top boundary of the first row holding a pixel brighter than half
+    the image's brightest. Size is scrambled, the left and top edges stay where they are; whatever else marks a
+    position (the right or bottom edge, the centre) moves with the size. The corner is read from the image but not
+    differentiated through (the gradient flows through the resampling only)."""
+    n, _, h, w = x.shape
+    s = _log_uniform(n, SCALE_RANGE, x, generator)
+    with torch.no_grad():
+        img = x[:, 0]
+        bright = img > 0.5 * img.flatten(1).amax(1).clamp(min=1e-6).view(n, 1, 1)
+        top = bright.any(2).to(torch.uint8).argmax(1).to(x.dtype)
+        left = bright.any(1).to(torch.uint8).argmax(1).to(x.dtype)
+        ax, ay = 2 * left / w - 1, 2 * top / h - 1              # affine_grid's coordinates (align_corners=False)
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / s                     # input = corner + (output - corner) / s
+    theta[:, 0, 2] = ax * (1 - 1 / s)
+    theta[:, 1, 2] = ay * (1 - 1 / s)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 # name: (what the transform scrambles, the transform). A code marked with a name is invariant to that nuisance.
 INVARIANCES = {
     "shift": ("position (both axes, circular shifts)", lambda x, g: _roll(_roll(x, 3, g), 2, g)),
@@ -123,11 +145,20 @@ INVARIANCES = {
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
     "normalize_size": ("size and position (centred, scaled to one spread; not random)",
                        lambda x, g: _normalize_size(x)),
+    # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the
+    # right edge, the centre or any other point of the ink that depends on the size
+    "left_edge": ("size and vertical position (scaled about the ink's top-left corner, circular vertical shifts)",
+                  lambda x, g: _roll(_scale_about_corner(x, g), 2, g)),
+    "top_edge": ("size and horizontal position (scaled about the ink's top-left corner, circular horizontal shifts)",
+                 lambda x, g: _roll(_scale_about_corner(x, g), 3, g)),
 }
 NO_INVARIANCE = "none"
 
 
 def invariance_view(x: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
-    """x (n, c, h, w) -> each image under its own random draw of the nuisance ``name`` (a key of INVARIANCES);
-    differentiable in x."""
-    return INVARIANCES[name][1](x, generator)
+    """x (n, c, h, w) -> each image under its own random draw of the nuisance ``name``: a key of INVARIANCES, or
+    keys joined by "+" (``"shift+brightness"``: shifted, then brightened), applied left to right; differentiable
+    in x."""
+    for part in name.split("+"):
+        x = INVARIANCES[part][1](x, generator)
+    return x

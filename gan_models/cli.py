@@ -108,9 +108,10 @@ class Progress:
       help="Q reads the categorical codes from G's images randomly warped at this strength (1: rotation +-30 deg, "
            "scale 1 +- 0.25, shift +-3 px; 0: off).")
 @click.option("--code-invariance", "code_invariance", multiple=True,
-              type=click.Choice(CODE_INVARIANCES),
               help="Per categorical code, in order: the nuisance Q reads it through (its factor must survive it), "
-                   "e.g. --code-invariance shift_y for a code meant for horizontal position. [default: none]")
+                   "e.g. --code-invariance shift_y for a code meant for horizontal position; one of "
+                   f"{', '.join(CODE_INVARIANCES)}, or several joined by '+' (shift+brightness: applied left to "
+                   "right). [default: none]")
 @_opt("--instance-noise", key="instance_noise", help="Std of Gaussian noise on D's inputs.")
 @_opt("--instance-noise-steps", key="instance_noise_steps", help="Steps over which it decays to 0.")
 @_opt("--real-label", key="real_label", help="D's target for real images (0.9: label smoothing).")

@@ -19,10 +19,15 @@ PRECISIONS = ("fp32", "bf16")
 LR_SCALES = ("none", "sqrt", "linear")
 # what a categorical code may be read through (gan_models.augment.INVARIANCES; "none": the fakes as drawn)
 CODE_INVARIANCES = ("none", "shift", "shift_x", "shift_y", "scale", "scale_x", "scale_y", "brightness",
-                    "normalize_size")
+                    "normalize_size", "left_edge", "top_edge")
 LR_REFERENCE_BATCH = 64     # the paper's batch: with lr_scale, lr_d and lr_g are the learning rates at this batch
 LR_MAX_FACTOR = 4.0         # lr_scale never multiplies them by more (sqrt reaches it at batch 1024)
 _CUDA_N = re.compile(r"cuda:(\d+)")
+
+
+def is_code_invariance(name: str) -> bool:
+    """True for "none", a nuisance of CODE_INVARIANCES, or nuisances joined by "+" (applied left to right)."""
+    return name == "none" or all(part in CODE_INVARIANCES[1:] for part in name.split("+"))
 
 
 @dataclass
@@ -181,8 +186,9 @@ def validate(cfg: TrainConfig) -> None:
         need(len(cfg.code_invariance) == len(cfg.cat),
              f"code_invariance names one nuisance per categorical code: {len(cfg.cat)} code(s) {list(cfg.cat)}, "
              f"got {len(cfg.code_invariance)} {list(cfg.code_invariance)}")
-        bad = [n for n in cfg.code_invariance if n not in CODE_INVARIANCES]
-        need(not bad, f"unknown code_invariance {bad}; choose from {list(CODE_INVARIANCES)}")
+        bad = [n for n in cfg.code_invariance if not is_code_invariance(n)]
+        need(not bad, f"unknown code_invariance {bad}; choose from {list(CODE_INVARIANCES)}, or join nuisances "
+                      f"with '+' (shift+brightness)")
         need(cfg.cat_augment == 0, "code_invariance and cat_augment both choose what Q reads the categorical codes "
                                    "from; use one of them")
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")

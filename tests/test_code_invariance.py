@@ -84,6 +84,44 @@ def test_normalize_size_keeps_the_shape_alone():
     assert len(c3) > 2 * len(r3)                                                      # a bar stays a bar
 
 
+def _squares(sides, lefts, tops) -> torch.Tensor:
+    x = torch.zeros(len(sides), 1, 28, 28)
+    for i, (side, left, top) in enumerate(zip(sides, lefts, tops)):
+        x[i, 0, top:top + side, left:left + side] = 0.9
+    return x
+
+
+@pytest.mark.parametrize("name, kept, moved", [("left_edge", 0, 1), ("top_edge", 1, 0)])
+def test_edge_views_keep_one_edge_and_nothing_that_moves_with_the_size(name, kept, moved):
+    """The translation squares' left (top) edge survives exactly; their size, their right (bottom) edge and their
+    other coordinate do not: two squares that share the left edge but differ in size are told apart by neither."""
+    n = 200
+    g = torch.Generator().manual_seed(2)
+    sides, lefts, tops = (torch.randint(lo, hi, (n,), generator=g).tolist() for lo, hi in ((4, 9), (3, 18), (3, 18)))
+    x = _squares(sides, lefts, tops)
+    y = _view(name, x)
+    ink = y[:, 0] > 0.45
+    support = [ink.any(1), ink.any(2)]                          # columns, rows holding ink
+    first = [s.to(torch.uint8).argmax(1) for s in support]
+    last = [27 - s.flip(1).to(torch.uint8).argmax(1) for s in support]
+    assert torch.equal(first[kept], torch.tensor([lefts, tops][kept]))               # the edge stays put
+    assert not torch.equal(first[moved], torch.tensor([lefts, tops][moved]))         # the other axis moves
+    extent = (last[kept] - first[kept] + 1).float()
+    side = torch.tensor(sides, dtype=torch.float)
+    assert float(extent.min()) <= 3 and float(extent.max()) >= 12                    # 4-8 px become 2-16 px
+    assert abs(float(torch.corrcoef(torch.stack([extent, side]))[0, 1])) < 0.6       # the size is mostly gone
+
+
+def test_joined_nuisances_apply_left_to_right_from_one_stream():
+    x = _boxes(16)
+    g = torch.Generator().manual_seed(4)
+    by_hand = invariance_view(invariance_view(x, "shift", g), "brightness", g)
+    assert torch.equal(_view("shift+brightness", x, 4), by_hand)
+    assert not torch.equal(_view("brightness+shift", x, 4), by_hand)       # the draws come in the other order
+    model = _model(code_invariance=("shift+brightness", "none"))               # a config takes them too
+    assert model.code_invariance == ("shift+brightness", "none")
+
+
 @pytest.mark.parametrize("name", sorted(INVARIANCES))
 def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
@@ -137,6 +175,9 @@ def test_one_step_trains_and_the_views_are_drawn_in_the_step():
 @pytest.mark.parametrize("kw, message", [
     (dict(code_invariance=("shift_y",)), "one nuisance per categorical code"),
     (dict(code_invariance=("shift_y", "twist")), "unknown code_invariance"),
+    (dict(code_invariance=("shift_y", "shift+twist")), "unknown code_invariance"),
+    (dict(code_invariance=("shift_y", "shift+")), "unknown code_invariance"),
+    (dict(code_invariance=("shift_y", "none+shift")), "unknown code_invariance"),
     (dict(code_invariance=("shift_y", "none"), cat_augment=0.5), "use one of them"),
 ])
 def test_bad_settings_are_refused(kw, message):
@@ -153,4 +194,10 @@ def test_cli_option_and_set_give_the_same_config_and_bad_input_is_one_line(tmp_p
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "one nuisance per categorical code" in lines[0]
+    assert not (tmp_path / "r").exists()
+    result = CliRunner().invoke(cli.cli, ["train", "--dataset", "basicprop-rectangles", "--cat", "10", "--cat", "10",
+                                          "--code-invariance", "shift_y", "--code-invariance", "shift+twist",
+                                          "--out", str(tmp_path / "r")])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "unknown code_invariance ['shift+twist']" in lines[0]
     assert not (tmp_path / "r").exists()
