@@ -24,6 +24,13 @@ MAX_SCALE = 0.25
 MAX_SHIFT_PX = 3.0
 
 
+def _resample(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """x (n, c, h, w) resampled bilinearly through the affine maps theta (n, 2, 3) from output to input
+    coordinates (affine_grid's, align_corners=False); zeros fill the border."""
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def random_affine(x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
     """x (n, c, h, w) -> the same images, each warped by its own random affine map; zeros fill the border."""
     if strength <= 0:
@@ -42,8 +49,7 @@ def random_affine(x: torch.Tensor, strength: float, generator: torch.Generator) 
                      torch.stack([sin / scale_x, cos / scale_y], 1)], 1)
     shift = torch.stack([shift_x, shift_y], 1).unsqueeze(2)
     theta = torch.cat([m, -(m @ shift)], 2)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return _resample(x, theta)
 
 
 # ---- code invariances: each categorical code read through a transform that keeps its factor and scrambles others
@@ -78,8 +84,7 @@ def _stretch(x: torch.Tensor, generator: torch.Generator, axes: str) -> torch.Te
     theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
     theta[:, 0, 0] = 1 / s if "x" in axes else 1
     theta[:, 1, 1] = 1 / s if "y" in axes else 1
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return _resample(x, theta)
 
 
 def _brightness(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -108,8 +113,7 @@ def _normalize_size(x: torch.Tensor) -> torch.Tensor:
         theta[:, 0, 0] = theta[:, 1, 1] = 1 / s
         theta[:, 0, 2] = cx * 2 / w - 1                                     # output centre <- the centroid
         theta[:, 1, 2] = cy * 2 / h - 1
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return _resample(x, theta)
 
 
 def _scale_about_corner(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -130,8 +134,7 @@ def _scale_about_corner(x: torch.Tensor, generator: torch.Generator) -> torch.Te
     theta[:, 0, 0] = theta[:, 1, 1] = 1 / s                     # input = corner + (output - corner) / s
     theta[:, 0, 2] = ax * (1 - 1 / s)
     theta[:, 1, 2] = ay * (1 - 1 / s)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return _resample(x, theta)
 
 
 # name: (what the transform scrambles, the transform). A code marked with a name is invariant to that nuisance.
