@@ -114,6 +114,10 @@ class Progress:
                    "right). [default: none]")
 @_opt("--instance-noise", key="instance_noise", help="Std of Gaussian noise on D's inputs.")
 @_opt("--instance-noise-steps", key="instance_noise_steps", help="Steps over which it decays to 0.")
+@_opt("--bn-recalibrate", key="bn_recalibrate",
+      help="Before every evaluation and checkpoint, re-estimate D's BatchNorm statistics from this many real "
+           "training images (no labels), the statistics Q then reads real images under; 0: the running averages "
+           "of training. Weights are unchanged.")
 @_opt("--real-label", key="real_label", help="D's target for real images (0.9: label smoothing).")
 @_opt("--lr-d", key="lr_d", help="Adam learning rate of D and Q.")
 @_opt("--lr-g", key="lr_g", help="Adam learning rate of G.")

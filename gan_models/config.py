@@ -60,6 +60,9 @@ class TrainConfig:
     real_label: float = 1.0             # D's target for real images (0.9 = one-sided label smoothing)
     instance_noise: float = 0.0         # std of Gaussian noise added to every D input (images are in [0, 1])
     instance_noise_steps: int = 0       # the std decays linearly to 0 over this many steps (0: constant)
+    bn_recalibrate: int = 0             # before every evaluation and checkpoint, D's BatchNorm statistics are
+                                        # re-estimated from this many real training images (nets.
+                                        # recalibrate_batchnorm); 0: the running averages of training
     # ---- optimisation
     batch_size: int = 128
     lr_d: float = 2e-4                  # Adam lr of D and Q (they share the trunk and one optimizer)
@@ -109,7 +112,8 @@ class TrainConfig:
 
 # Fields that may differ between a checkpoint and the config that resumes it.
 RESUMABLE_CHANGES = ("epochs", "steps", "device", "out", "log_every", "ckpt_every", "eval_every", "eval_size",
-                     "threads", "progress", "data_dir", "keep", "tensorboard", "precision", "compile")
+                     "threads", "progress", "data_dir", "keep", "tensorboard", "precision", "compile",
+                     "bn_recalibrate")
 
 # The study's experiment table (Evtimova & Drozdov) and this project's tuned settings.
 PRESETS: dict[str, dict] = {
@@ -193,6 +197,8 @@ def validate(cfg: TrainConfig) -> None:
                                    "from; use one of them")
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")
     need(cfg.instance_noise_steps >= 0, "instance_noise_steps must be >= 0")
+    need(cfg.bn_recalibrate == 0 or cfg.bn_recalibrate >= cfg.batch_size,
+         f"bn_recalibrate is 0 (off) or at least one batch ({cfg.batch_size} images), got {cfg.bn_recalibrate}")
     need(cfg.batch_size >= 2, f"batch_size must be >= 2 (batch norm), got {cfg.batch_size}")
     need(cfg.lr_scale in LR_SCALES, f"unknown lr_scale {cfg.lr_scale!r}; choose from {list(LR_SCALES)}")
     need(cfg.precision in PRECISIONS, f"unknown precision {cfg.precision!r}; choose from {list(PRECISIONS)}")

@@ -92,6 +92,32 @@ class Discriminator(nn.Module):
         return QOut(logits, mean, logstd)
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(discriminator: Discriminator, batches) -> None:
+    """Set the running statistics of every BatchNorm layer in D's trunk and Q's head to the plain average of their
+    batch statistics over ``batches`` (tensors (n, 1, 28, 28) in [0, 1]): what D and Q apply in eval mode.
+
+    Training leaves there an exponential average over every batch D saw (real, fake, warped), so in eval mode Q
+    reads real images under statistics it never met; re-estimated from real images alone (no labels), they are
+    the statistics of the images it reads. Only the BatchNorm layers run in train mode (spectral norm's power
+    iteration stays still); weights, other buffers and every module's mode are left as they were."""
+    layers = [m for m in discriminator.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    momenta, modes = [m.momentum for m in layers], [(m, m.training) for m in discriminator.modules()]
+    discriminator.eval()
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None                 # cumulative average: every batch weighs the same
+        m.train()
+    try:
+        for x in batches:
+            discriminator.q(discriminator.trunk(x))
+    finally:
+        for m, momentum in zip(layers, momenta):
+            m.momentum = momentum
+        for m, training in modes:
+            m.training = training
+
+
 def init_weights(module: nn.Module, scheme: str) -> None:
     """'dcgan': conv/linear weights N(0, 0.02), BN weights N(1, 0.02), biases 0; 'default': PyTorch's own."""
     if scheme == "default":

@@ -44,6 +44,7 @@ from .grids import save_grids
 from .device import autocast_dtype, eager, ensure_fits, fast_path, resolve_device
 from .infogan import Batch
 from .latent import CodeSpec
+from .nets import recalibrate_batchnorm
 
 TB_DIR = "tb"
 ScoreCodes = Callable[[np.ndarray, np.ndarray, tuple], dict]   # (codes (N, C), factors (N, K), names) -> metrics
@@ -253,6 +254,22 @@ class Run:
     metrics: dict = field(default_factory=dict)
     saved_step: int | None = None         # step of the last good checkpoint written or resumed from
     rng_continued: bool = True            # False: resumed on another device type, the generator was reseeded
+    calibrated_step: int | None = None    # step at which D's BatchNorm statistics were last re-estimated
+
+    def recalibrate(self) -> None:
+        """With ``bn_recalibrate`` N > 0: D's BatchNorm statistics from N real training images (a fixed shuffle,
+        whole batches of ``batch_size``, no instance noise), once per step. Touches no weight and no random
+        stream, so training goes on exactly as without it."""
+        n = min(self.cfg.bn_recalibrate, self.data.images.shape[0])
+        if n == 0 or self.calibrated_step == self.step:
+            return
+        idx = torch.from_numpy(np.random.default_rng(1).permutation(self.data.images.shape[0])[:n])
+        idx = idx.to(self.data.images.device)
+        bs = min(self.cfg.batch_size, n)
+        with eager():
+            recalibrate_batchnorm(self.model.D, (self.data.images[idx[i:i + bs]].float().div_(255.0)
+                                                 for i in range(0, n - bs + 1, bs)))
+        self.calibrated_step = self.step
 
     def state(self) -> dict:
         return checkpoint_state(self.cfg.to_dict(), self.spec, self.data.meta, self.data.fingerprint, self.step,
@@ -262,6 +279,7 @@ class Run:
         """Write the checkpoint; with ``keep`` > 1 the one it replaces stays as ``ckpt_<step>.pt``."""
         if self.cfg.keep > 1 and self.saved_step not in (None, self.step) and path.is_file():
             keep_previous(path, self.saved_step, self.cfg.keep - 1)
+        self.recalibrate()
         save_checkpoint(path, self.state())
         self.saved_step = self.step
 
@@ -393,6 +411,7 @@ def evaluate(run: Run, out: Path, eval_idx: np.ndarray, steps_per_epoch: int, ru
     """One evaluation of ``run`` in ``out``: Q's metrics (``run.metrics``, an ``eval`` record; the best so far kept),
     the grids, ``best.pt`` and ``curves.png``."""
     best = {k: v for k, v in run.metrics.items() if k.startswith("best/")}
+    run.recalibrate()
     run.metrics = {"step": run.step, "epoch": run.step / steps_per_epoch,
                    **q_metrics(run.model, run.data, eval_idx, run.data.images.device, score_codes)}
     runlog.write({"event": "eval", "kind": "eval", **run.metrics})

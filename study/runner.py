@@ -39,7 +39,7 @@ _NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every"
 # options that change the numbers only when set: at their defaults they stay out of the hash, so runs hashed
 # before the options existed still count as done
 _HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False, "code_invariance": [],
-                    "lr_decay_start": 1.0}
+                    "lr_decay_start": 1.0, "bn_recalibrate": 0}
 
 
 @dataclass(frozen=True)

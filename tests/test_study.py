@@ -290,11 +290,13 @@ def test_options_at_their_defaults_leave_the_config_hash_as_it_was():
     from study.runner import config_hash
 
     cfg = make_config("infogan-line", out="-").to_dict()
-    before = {k: v for k, v in cfg.items() if k not in ("lr_scale", "precision", "compile", "keep", "tensorboard")}
+    before = {k: v for k, v in cfg.items()
+              if k not in ("lr_scale", "precision", "compile", "keep", "tensorboard", "bn_recalibrate")}
     ev = {"n_samples": 100}
     assert config_hash(cfg, ev) == config_hash(before, ev)
     assert config_hash({**cfg, "keep": 3, "tensorboard": True}, ev) == config_hash(cfg, ev)
-    for changed in ({"lr_scale": "sqrt"}, {"precision": "bf16"}, {"compile": True}, {"seed": 1}):
+    for changed in ({"lr_scale": "sqrt"}, {"precision": "bf16"}, {"compile": True}, {"bn_recalibrate": 64},
+                    {"seed": 1}):
         assert config_hash({**cfg, **changed}, ev) != config_hash(cfg, ev), changed
     assert config_hash(cfg, {"n_samples": 200}) != config_hash(cfg, ev)
 
