@@ -32,6 +32,9 @@ class DisentangleConfig:
     data_dir: str | None = None         # MNIST directory (else $BASICPROP_MNIST_DIR)
     n_samples: int = 10_000             # real images for the encoder, generated images for the generator direction
     seed: int = 0
+    q_draws: int = 0                    # encoder direction: each categorical code trained through a nuisance
+                                        # (code_invariance) read through this many random views, Q's probabilities
+                                        # averaged; 0: the images as drawn
     device: str = "auto"                # auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps
     measure: str = "classifier"         # "analytic": line/rectangles only, no classifier training
     num_bins: int = 20                  # histogram bins for continuous codes and measurements
@@ -61,6 +64,8 @@ def validate(config: DisentangleConfig) -> None:
     """All cross-option checks in one place, with readable messages."""
     if config.n_samples < 100:
         raise ValueError(f"--n-samples must be at least 100, got {config.n_samples}")
+    if config.q_draws < 0:
+        raise ValueError(f"--q-draws must be 0 or more, got {config.q_draws}")
     if config.measure not in MEASURE_CHOICES:
         raise ValueError(f"unknown --measure {config.measure!r}; choose from {list(MEASURE_CHOICES)}")
     if config.traversal_bases < 1 or config.traversal_steps < 2:

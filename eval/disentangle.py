@@ -108,7 +108,8 @@ def _directions(model, real, measurer, layout, config: DisentangleConfig, scorin
     the same splits, latents and generated samples. -> (entries, reference scales, generated images, the torch
     generator where the traversal continues)."""
     rng, gen = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
-    rep, scales = encoder_direction(model, real, num_bins=config.num_bins, score_config=scoring, rng=rng)
+    rep, scales = encoder_direction(model, real, num_bins=config.num_bins, score_config=scoring, rng=rng,
+                                    q_draws=config.q_draws, seed=config.seed)
     lap("encoder")
     latent, images = generate(model, config.n_samples, gen)
     rep.update(generator_direction(model, measurer, layout, latent, images, num_bins=config.num_bins,

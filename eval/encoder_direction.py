@@ -6,10 +6,14 @@ every metric of :func:`eval.score.score`, plus the Spearman correlation of conti
 For MNIST the digit is the known factor and slant and width, measured on the real images from moments, join as
 binned continuous factors (MI, MIG, Spearman only). For C-InfoGAN the condition factor is an input of G, not a
 code, and is left out (when the dataset has other factors).
+
+With ``q_draws`` N > 0, a categorical code that Q was trained to read through a nuisance (``code_invariance``) is
+read the same way: its probabilities are averaged over N random views of each image (:func:`read_q`).
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from eval.codes import add_spearman, q_codes
 from eval.discretize import histogram_discretize
@@ -56,13 +60,36 @@ def check_factors(model, ds, allow_other: bool = False) -> None:
                      "it anyway")
 
 
+def read_q(model, images, q_draws: int = 0, seed: int = 0):
+    """Q's outputs on ``images``; with ``q_draws`` N > 0 each categorical code of the checkpoint's
+    ``code_invariance`` (other than "none") is read through N random views of its nuisance (drawn from ``seed``),
+    its logits replaced by the log of the mean probabilities. Without N or code_invariance: ``model.encode``."""
+    from gan_models.augment import NO_INVARIANCE, invariance_view
+    from gan_models.checkpoint import to_float_images
+
+    q = model.encode(images)
+    nuisances = (getattr(model, "config", None) or {}).get("code_invariance") or ()
+    if not q_draws or not nuisances:
+        return q
+    x = to_float_images(images, model.device)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    cat = list(q.cat_logits)
+    for i, name in enumerate(nuisances):
+        if name == NO_INVARIANCE:
+            continue
+        total = sum(model.encode(invariance_view(x, name, generator)).cat_logits[i].softmax(1)
+                    for _ in range(q_draws))
+        cat[i] = (total / q_draws).log()
+    return q._replace(cat_logits=cat)
+
+
 def encoder_direction(model, real, *, num_bins: int, score_config: ScoreConfig,
-                      rng: np.random.Generator) -> tuple[dict, dict[str, float]]:
+                      rng: np.random.Generator, q_draws: int = 0, seed: int = 0) -> tuple[dict, dict[str, float]]:
     """Score Q on the real images ``real = (dataset, images, factors)`` of :func:`load_real` -> (report entries
-    ``enc.*``, :func:`reference_scales` for the traversal test)."""
+    ``enc.*``, :func:`reference_scales` for the traversal test). ``q_draws``, ``seed``: see :func:`read_q`."""
     spec, meta = model.spec, model.dataset_meta
     ds, images, factors = real
-    codes, code_names, discrete = q_codes(model.encode(images), spec)
+    codes, code_names, discrete = q_codes(read_q(model, images, q_draws, seed), spec)
     names = list(ds.factor_names)
     entries: dict = {}
     cond = meta.get("condition_factor") if spec.cond else None
