@@ -10,7 +10,9 @@ Layout of a study directory ``DIR``::
 
 A run's identity is its row, its seed and the hash of everything that decides its numbers (the full training
 config and the evaluation settings). The same command again skips runs whose summary has the same hash, resumes
-interrupted ones from their checkpoint, and starts a changed row afresh in a new run directory.
+interrupted ones from their checkpoint, and starts a row whose training changed afresh in a new run directory. The
+run directory is named by the hash of the training config alone: a row whose evaluation settings changed re-scores
+its trained checkpoint instead of training it again.
 """
 from __future__ import annotations
 
@@ -61,12 +63,23 @@ class Run:
         return f"{self.row}--seed{self.seed}"
 
 
-def config_hash(train_config: dict, eval_settings: dict) -> str:
-    """12 hex digits of sha256 over what decides a run's numbers."""
-    decided = {"train": {k: v for k, v in sorted(train_config.items()) if k not in _NOT_HASHED
-                         and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])},
-               "eval": dict(sorted(eval_settings.items()))}
+def _digest(decided: dict) -> str:
     return hashlib.sha256(json.dumps(decided, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _decides_training(train_config: dict) -> dict:
+    return {k: v for k, v in sorted(train_config.items()) if k not in _NOT_HASHED
+            and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])}
+
+
+def config_hash(train_config: dict, eval_settings: dict) -> str:
+    """12 hex digits of sha256 over what decides a run's numbers: the run's identity."""
+    return _digest({"train": _decides_training(train_config), "eval": dict(sorted(eval_settings.items()))})
+
+
+def train_hash(train_config: dict) -> str:
+    """12 hex digits of sha256 over what decides the trained network: the name of its run directory."""
+    return _digest({"train": _decides_training(train_config)})
 
 
 def plan(study: Study, out: str | Path, budget: str, *, seeds=None, rows=None, threads: int = 1,
@@ -90,10 +103,10 @@ def plan(study: Study, out: str | Path, budget: str, *, seeds=None, rows=None, t
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{study.path}: row {row.name!r}: {exc}") from None
             ev = study.eval_settings(row, budget)
-            h = config_hash(cfg.to_dict(), ev)
-            train = {**cfg.to_dict(), "out": str(out / WORK / row.name / f"seed{seed}-{h}")}
+            run_dir = out / WORK / row.name / f"seed{seed}-{train_hash(cfg.to_dict())}"
+            train = {**cfg.to_dict(), "out": str(run_dir)}
             runs.append(Run(study=study.name, row=row.name, seed=seed, preset=row.preset, train=train, eval=ev,
-                            score=row.score, config_hash=h,
+                            score=row.score, config_hash=config_hash(cfg.to_dict(), ev),
                             summary_path=str(out / RUNS / f"{row.name}--seed{seed}.json"),
                             target=dataclasses.asdict(row.target) if row.target else None))
     return runs
@@ -144,21 +157,26 @@ def _curve(run_dir: Path) -> list[dict]:
     return curve
 
 
-def _train(run: Run, run_dir: Path) -> None:
+def _train(run: Run, run_dir: Path) -> float:
+    """Train the run (resuming its checkpoint) -> the training's wall seconds; a run trained before (for
+    evaluation settings since changed) is not trained again: its recorded seconds."""
+    from basicprop.files import write_json
     from eval.clustering import code_factor_accuracy
     from gan_models import TrainConfig, train
     from gan_models.trainer import TrainingInterrupted
     cfg = TrainConfig.from_dict(run.train)
     done_marker = run_dir / "trained.json"
     if done_marker.is_file():
-        return
+        return float(json.loads(done_marker.read_text()).get("train_s") or 0.0)
+    t0 = time.time()
     with StopOnSignal() as stop:
         try:
             train(cfg, resume=(run_dir / "ckpt.pt").is_file(), score_codes=code_factor_accuracy, should_stop=stop)
         except TrainingInterrupted:      # saved at a step boundary: not a result, the study stops (and resumes)
             raise KeyboardInterrupt() if stop.signum == signal.SIGINT else Terminated() from None
-    from basicprop.files import write_json
-    write_json(done_marker, {"config_hash": run.config_hash})
+    seconds = round(time.time() - t0, 2)
+    write_json(done_marker, {"train_hash": train_hash(run.train), "train_s": seconds})
+    return seconds
 
 
 def _score(run: Run, run_dir: Path) -> tuple[dict, dict]:
@@ -186,11 +204,11 @@ def execute(run: Run) -> dict:
     t0 = time.time()
     status, message, report, baseline, timing = OK, "", None, None, {}
     try:
-        _train(run, run_dir)
-        timing["train_s"] = round(time.time() - t0, 2)
+        timing["train_s"] = _train(run, run_dir)
+        t_score = time.time()
         if run.score:
             report, baseline = _score(run, run_dir)
-            timing["score_s"] = round(time.time() - t0 - timing["train_s"], 2)
+            timing["score_s"] = round(time.time() - t_score, 2)
     except TrainingDiverged as exc:
         status, message = DIVERGED, str(exc)
     except Exception as exc:  # noqa: BLE001 - a crashed run is recorded and retried, the study goes on

@@ -13,11 +13,12 @@
     preset = "infogan-line"
     dataset = "basicprop-line"
     overrides = { kind_params = { fg_noise = [150, 240] } }      # TrainConfig fields
+    eval = { measure = "analytic" }                              # DisentangleConfig fields, every budget
     target = { metric = "enc_acc", min = 0.95 }                  # every factor (or: factors = ["position"])
     budgets.cpu = { train = { steps = 800 } }                    # this row only
 
 A run is one row at one seed: ``make_config(row.preset, dataset=row.dataset, **budget.train, **row.budget.train,
-**row.overrides)``. Every key is checked when the file is read: a typo names the file and the key, and nothing
+**row.overrides)``, scored with ``DisentangleConfig(**budget.eval, **row.budget.eval, **row.eval)``. Every key is checked when the file is read: a typo names the file and the key, and nothing
 starts.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 BUDGETS = ("smoke", "cpu", "gpu")
 METRICS = ("enc_acc", "gen_acc", "enc_mig", "gen_mig", "label_fidelity", "gen_rho")
 _STUDY_KEYS = {"name", "description", "seeds", "budgets", "rows", "question"}
-_ROW_KEYS = {"name", "preset", "dataset", "overrides", "target", "budgets", "description", "score"}
+_ROW_KEYS = {"name", "preset", "dataset", "overrides", "eval", "target", "budgets", "description", "score"}
 _BUDGET_KEYS = {"train", "eval"}
 _TARGET_KEYS = {"metric", "min", "factors"}
 # fields a study sets for every run itself; a spec that sets them is refused
@@ -58,6 +59,7 @@ class Row:
     preset: str | None
     dataset: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    eval: Mapping[str, Any] = field(default_factory=dict)      # DisentangleConfig fields under every budget
     target: Target | None = None
     budgets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     description: str = ""
@@ -86,8 +88,9 @@ class Study:
                 **row.overrides}
 
     def eval_settings(self, row: Row, budget: str) -> dict:
-        """DisentangleConfig fields of ``row`` under ``budget``."""
-        return {**self.budgets.get(budget, {}).get("eval", {}), **row.budgets.get(budget, {}).get("eval", {})}
+        """DisentangleConfig fields of ``row`` under ``budget`` (study budget < row budget < row eval)."""
+        return {**self.budgets.get(budget, {}).get("eval", {}), **row.budgets.get(budget, {}).get("eval", {}),
+                **row.eval}
 
 
 def list_studies() -> dict[str, str]:
@@ -155,7 +158,9 @@ def _row(where: str, raw: Mapping, train_fields: set[str], eval_fields: set[str]
             raise ValueError(f"{where}: {key!r} is required (a string)")
     overrides = dict(raw.get("overrides", {}))
     _check_keys(f"{where}.overrides", overrides, train_fields - _RUN_FIELDS)
-    return Row(name=raw["name"], preset=raw.get("preset"), dataset=raw["dataset"], overrides=overrides,
+    evaluation = dict(raw.get("eval", {}))
+    _check_keys(f"{where}.eval", evaluation, eval_fields)
+    return Row(name=raw["name"], preset=raw.get("preset"), dataset=raw["dataset"], overrides=overrides, eval=evaluation,
                target=_target(f"{where}.target", raw.get("target")),
                budgets=_check_budgets(f"{where}.budgets", raw.get("budgets", {}), train_fields, eval_fields),
                description=str(raw.get("description", "")), score=bool(raw.get("score", True)))

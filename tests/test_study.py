@@ -57,6 +57,8 @@ dataset = "basicprop-line"
      "overrides: unknown key 'seed'"),
     (("seeds = [0]", "seeds = [0]\n[budgets.cpu]\nevall = {}"), "budgets.cpu: unknown key 'evall'"),
     (("seeds = [0]", "seeds = [0]\n[budgets.cpu]\neval = { n_sample = 3 }"), "unknown key 'n_sample'"),
+    (("dataset = \"basicprop-line\"", "dataset = \"basicprop-line\"\neval = { q_draw = 3 }"),
+     "rows\\[0\\].eval: unknown key 'q_draw'"),
     (("dataset = \"basicprop-line\"", "dataset = \"basicprop-line\"\ntarget = { metric = \"acc\" }"),
      "unknown metric 'acc'"),
     (("name = \"t\"", "name = \"t\"\nrowz = 1"), "unknown key 'rowz'"),
@@ -66,6 +68,17 @@ def test_spec_mistakes_name_the_file_and_key(tmp_path, edit, message):
     with pytest.raises(ValueError, match=message) as err:
         load_study(path)
     assert str(path) in str(err.value)
+
+
+def test_row_eval_settings_apply_under_every_budget_over_the_budgets(tmp_path):
+    spec = load_study(_write_spec(tmp_path, SPEC.replace("seeds = [0]", """seeds = [0]
+[budgets.cpu]
+eval = { n_samples = 500, seed = 3 }""") + """eval = { n_samples = 50, q_draws = 4 }
+budgets.cpu = { eval = { n_samples = 100, num_bins = 7 } }
+"""))
+    row = spec.row("line")
+    assert spec.eval_settings(row, "cpu") == {"n_samples": 50, "seed": 3, "num_bins": 7, "q_draws": 4}
+    assert spec.eval_settings(row, "gpu") == {"n_samples": 50, "q_draws": 4}
 
 
 def test_bad_rows_and_settings_fail_before_anything_starts(tmp_path):
@@ -230,6 +243,34 @@ def test_interrupted_run_resumes_to_the_same_numbers(smoke, tmp_path):
     uninterrupted = _summaries(out)["line--seed0"]
     assert resumed["config_hash"] == uninterrupted["config_hash"]
     assert resumed["metrics"] == uninterrupted["metrics"] and resumed["curve"] == uninterrupted["curve"]
+
+
+def test_changed_evaluation_settings_rescore_the_trained_checkpoint(smoke, tmp_path):
+    """A row whose evaluation settings change is scored again on its checkpoint, not trained again; a change of a
+    training setting trains afresh in a new run directory."""
+    import shutil
+    out, _, _ = smoke
+    copy = tmp_path / "study"
+    shutil.copytree(out, copy)
+    spec = (ROOT / "studies" / "smoke.toml").read_text()
+    rescored = _write_spec(tmp_path, spec.replace("n_samples = 300", "n_samples = 200"))
+    before = _summaries(copy)["line--seed0"]
+    run_dir = Path(before["run_dir"].replace(str(out), str(copy)))
+    trained = {p.name: p.read_bytes() for p in (run_dir / "ckpt.pt", run_dir / "log.jsonl")}
+
+    result = api.run_study(rescored, copy, budget="smoke", rows=["line"], seeds=[0], jobs=1)
+    after = _summaries(copy)["line--seed0"]
+    assert result["done"] == ["line--seed0"] and after["config_hash"] != before["config_hash"]
+    assert Path(after["run_dir"]) == run_dir
+    assert {p.name for p in (copy / "work" / "line").iterdir()} == {p.name for p in (out / "work" / "line").iterdir()}
+    assert {p.name: p.read_bytes() for p in (run_dir / "ckpt.pt", run_dir / "log.jsonl")} == trained
+    assert after["curve"] == before["curve"] and after["timing"]["train_s"] == before["timing"]["train_s"]
+    assert after["eval_settings"]["n_samples"] == 200
+    assert json.loads((run_dir / "eval" / "report.json").read_text())["setting.n_samples"] == 200
+
+    retrained = _write_spec(tmp_path, spec.replace("eval_size = 500", "eval_size = 400"))
+    runs = runner.plan(load_study(retrained), copy, "smoke", rows=["line"], seeds=[0])
+    assert Path(runs[0].train["out"]) != run_dir and not runner.is_done(runs[0])
 
 
 def test_cli_list_and_bad_input(tmp_path):
