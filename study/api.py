@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from basicprop.files import FolderLocked, folder_lock, jsonable, write_json
 from study import executors
-from study.runner import DONE, FAILED, RUNS, STUDY_FILE, Run, is_done, plan, read_summary
+from study.runner import DONE, FAILED, RUNS, STUDY_FILE, TRAINED, Run, is_done, plan, read_summary
 from study.spec import BUDGETS, load_study
 
 Log = Callable[[str], None]
@@ -132,7 +132,8 @@ def _last_step(run_dir: Path) -> int:
 
 
 def study_status(out: str | Path) -> dict:
-    """Per run: done / diverged / failed / running / stopped (a checkpoint, no process: the next ``run`` resumes it;
+    """Per run: done / diverged / failed / running / trained (trained, not yet scored with the row's evaluation
+    settings: the next ``run`` scores it) / stopped (a checkpoint, no process: the next ``run`` resumes it;
     ``step``: the last one logged) / pending, and an ETA from the finished runs' wall times. The
     runs are those of the last ``run`` command together with every run that has a summary in ``out`` (earlier
     commands may have run other rows and seeds); a summary of an older config counts as pending."""
@@ -153,12 +154,13 @@ def study_status(out: str | Path) -> dict:
             walls.append(summary.get("wall_s") or 0.0)
         else:
             run_dir = Path(run.train["out"])
-            state = "running" if _running(run_dir) else "stopped" if (run_dir / "ckpt.pt").is_file() else "pending"
+            state = ("running" if _running(run_dir) else "trained" if (run_dir / TRAINED).is_file()
+                     else "stopped" if (run_dir / "ckpt.pt").is_file() else "pending")
         row = {"run": run.key, "row": run.row, "seed": run.seed, "state": state}
         if state == "stopped":
             row["step"] = _last_step(Path(run.train["out"]))
         rows.append(row)
-    left = sum(r["state"] in ("pending", "running", "stopped") for r in rows)
+    left = sum(r["state"] in ("pending", "running", "trained", "stopped") for r in rows)
     mean = sum(walls) / len(walls) if walls else None
     eta = None if mean is None else mean * left / max(int(info.get("jobs", 1)), 1)
     return {"study": info["study"], "budget": info["budget"], "runs": rows, "left": left, "eta_s": eta}

@@ -32,7 +32,7 @@ from basicprop.clitools import StopOnSignal, Terminated, raising_on_sigterm
 from basicprop.resources import keep_freed_memory
 from study.spec import Study
 
-RUNS, WORK, STUDY_FILE = "runs", "work", "study.json"
+RUNS, WORK, STUDY_FILE, TRAINED = "runs", "work", "study.json", "trained.json"
 OK, DIVERGED, FAILED = "ok", "diverged", "failed"
 DONE = (OK, DIVERGED)          # finished: a diverged run is a result (the original study's "NaN"), not an error
 SUMMARY_FORMAT = 1
@@ -165,7 +165,7 @@ def _train(run: Run, run_dir: Path) -> float:
     from gan_models import TrainConfig, train
     from gan_models.trainer import TrainingInterrupted
     cfg = TrainConfig.from_dict(run.train)
-    done_marker = run_dir / "trained.json"
+    done_marker = run_dir / TRAINED
     if done_marker.is_file():
         return float(json.loads(done_marker.read_text()).get("train_s") or 0.0)
     t0 = time.time()

@@ -257,6 +257,10 @@ def test_changed_evaluation_settings_rescore_the_trained_checkpoint(smoke, tmp_p
     before = _summaries(copy)["line--seed0"]
     run_dir = Path(before["run_dir"].replace(str(out), str(copy)))
     trained = {p.name: p.read_bytes() for p in (run_dir / "ckpt.pt", run_dir / "log.jsonl")}
+    info = json.loads((copy / "study.json").read_text())
+    (copy / "study.json").write_text(json.dumps({**info, "spec": str(rescored)}))
+    states = {r["run"]: r["state"] for r in api.study_status(copy)["runs"]}
+    assert set(states.values()) == {"trained"}        # every row's evaluation settings changed
 
     result = api.run_study(rescored, copy, budget="smoke", rows=["line"], seeds=[0], jobs=1)
     after = _summaries(copy)["line--seed0"]
