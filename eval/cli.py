@@ -131,8 +131,8 @@ def _disentangle_options(command):
         config_option(D, "n_samples", "Real and generated images scored."),
         config_option(D, "seed"),
         config_option(D, "q_draws", "Encoder direction: read each categorical code that Q was trained to read through "
-                      "a nuisance (train --code-invariance) through this many random draws of it, Q's probabilities "
-                      "averaged (0: the images as drawn)."),
+                      "a nuisance or a warp (train --code-invariance, --cat-augment) through this many random draws "
+                      "of it, Q's probabilities averaged (0: the images as drawn)."),
         config_option(D, "device", f"{', '.join(DEVICE_CHOICES)} (auto: CUDA, MPS, CPU), or cuda:N."),
         click.option("--out", "out_dir", default=None,
                      help="Folder for PNGs and report.json [default: <ckpt dir>/eval]."),

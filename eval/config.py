@@ -32,9 +32,9 @@ class DisentangleConfig:
     data_dir: str | None = None         # MNIST directory (else $BASICPROP_MNIST_DIR)
     n_samples: int = 10_000             # real images for the encoder, generated images for the generator direction
     seed: int = 0
-    q_draws: int = 0                    # encoder direction: each categorical code trained through a nuisance
-                                        # (code_invariance) read through this many random views, Q's probabilities
-                                        # averaged; 0: the images as drawn
+    q_draws: int = 0                    # encoder direction: each categorical code trained through a nuisance or a
+                                        # warp (code_invariance, cat_augment) read through this many random views,
+                                        # Q's probabilities averaged; 0: the images as drawn
     device: str = "auto"                # auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps
     measure: str = "classifier"         # "analytic": line/rectangles only, no classifier training
     num_bins: int = 20                  # histogram bins for continuous codes and measurements

@@ -7,8 +7,9 @@ For MNIST the digit is the known factor and slant and width, measured on the rea
 binned continuous factors (MI, MIG, Spearman only). For C-InfoGAN the condition factor is an input of G, not a
 code, and is left out (when the dataset has other factors).
 
-With ``q_draws`` N > 0, a categorical code that Q was trained to read through a nuisance (``code_invariance``) is
-read the same way: its probabilities are averaged over N random views of each image (:func:`read_q`).
+With ``q_draws`` N > 0, a categorical code that Q was trained to read through a nuisance (``code_invariance``) or a
+random warp (``cat_augment``) is read the same way: its probabilities are averaged over N random views of each image
+(:func:`read_q`).
 """
 from __future__ import annotations
 
@@ -61,26 +62,36 @@ def check_factors(model, ds, allow_other: bool = False) -> None:
 
 
 def read_q(model, images, q_draws: int = 0, seed: int = 0):
-    """Q's outputs on ``images``; with ``q_draws`` N > 0 each categorical code of the checkpoint's
-    ``code_invariance`` (other than "none") is read through N random views of its nuisance (drawn from ``seed``),
-    its logits replaced by the log of the mean probabilities. Without N or code_invariance: ``model.encode``."""
-    from gan_models.augment import NO_INVARIANCE, invariance_view
+    """Q's outputs on ``images``; with ``q_draws`` N > 0 each categorical code is read the way Q was trained to read
+    it: through N random views (drawn from ``seed``), its logits replaced by the log of the mean probabilities. The
+    views: the code's nuisance of the checkpoint's ``code_invariance`` (a code marked "none" is read as drawn), or
+    with ``cat_augment`` the random warp Q read every categorical code through. Without N, or a checkpoint trained
+    with neither: ``model.encode``."""
+    from gan_models.augment import NO_INVARIANCE, invariance_view, random_affine
     from gan_models.checkpoint import to_float_images
 
     q = model.encode(images)
-    nuisances = (getattr(model, "config", None) or {}).get("code_invariance") or ()
-    if not q_draws or not nuisances:
+    config = getattr(model, "config", None) or {}
+    nuisances = list(config.get("code_invariance") or ())
+    warp = float(config.get("cat_augment") or 0.0)
+    if not q_draws or not (nuisances or warp > 0):
         return q
     x = to_float_images(images, model.device)
     generator = torch.Generator(device=x.device).manual_seed(seed)
     cat = list(q.cat_logits)
+    if warp > 0:                # one warp per draw feeds every code, as in training
+        draws = [model.encode(random_affine(x, warp, generator)).cat_logits for _ in range(q_draws)]
+        cat = [_mean_probabilities([d[i] for d in draws]) for i in range(len(cat))]
     for i, name in enumerate(nuisances):
-        if name == NO_INVARIANCE:
-            continue
-        total = sum(model.encode(invariance_view(x, name, generator)).cat_logits[i].softmax(1)
-                    for _ in range(q_draws))
-        cat[i] = (total / q_draws).log()
+        if name != NO_INVARIANCE:
+            cat[i] = _mean_probabilities([model.encode(invariance_view(x, name, generator)).cat_logits[i]
+                                          for _ in range(q_draws)])
     return q._replace(cat_logits=cat)
+
+
+def _mean_probabilities(logits: list) -> torch.Tensor:
+    """The log of the mean softmax of several readings of one code."""
+    return (sum(z.softmax(1) for z in logits) / len(logits)).log()
 
 
 def encoder_direction(model, real, *, num_bins: int, score_config: ScoreConfig,
