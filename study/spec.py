@@ -18,8 +18,8 @@
     budgets.cpu = { train = { steps = 800 } }                    # this row only
 
 A run is one row at one seed: ``make_config(row.preset, dataset=row.dataset, **budget.train, **row.budget.train,
-**row.overrides)``, scored with ``DisentangleConfig(**budget.eval, **row.budget.eval, **row.eval)``. Every key is checked when the file is read: a typo names the file and the key, and nothing
-starts.
+**row.overrides)``, scored with ``DisentangleConfig(**budget.eval, **row.budget.eval, **row.eval)``. Every key
+is checked when the file is read: a typo names the file and the key, and nothing starts.
 """
 from __future__ import annotations
 
