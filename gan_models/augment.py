@@ -10,7 +10,8 @@ the horizontal scale blur exactly the cues that InfoGAN's categories otherwise s
 -- the idea of Elastic-InfoGAN (Ojha et al., NeurIPS 2020), there applied to real images through a contrastive
 term.
 
-``code_invariance`` gives each categorical code its own nuisance instead (``invariance_view``, at the end).
+``code_invariance`` gives each categorical code its own nuisance instead (``invariance_view``, at the end), and
+``cont_invariance`` each continuous code.
 """
 from __future__ import annotations
 
@@ -91,6 +92,38 @@ def _brightness(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x * _log_uniform(x.shape[0], BRIGHTNESS_RANGE, x, generator).view(-1, 1, 1, 1)
 
 
+SHEAR_RANGE = 0.6          # "shear_x": x moves by k * (y - centre), k uniform in [-0.6, 0.6]
+BLUR_SIGMA_PX = (2.0, 4.0)  # "blur": Gaussian std uniform in this range, in pixels
+
+
+def _shear(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image sheared horizontally about its centre by its own k in [-SHEAR_RANGE, SHEAR_RANGE]: a point at
+    height y moves right by k * (y - centre). In image moments the slant -mu11 / mu02 moves by -k while the width
+    after removing the slant, sqrt(mu20 - mu11^2 / mu02), is unchanged (eval.measure.slant_width)."""
+    n = x.shape[0]
+    k = SHEAR_RANGE * (2 * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype) - 1)
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    theta[:, 0, 1] = -k                                        # input x = output x - k * output y
+    return _resample(x, theta)
+
+
+def _blur(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image blurred by a Gaussian of its own std in BLUR_SIGMA_PX (separable, cut at twice the largest std,
+    zeros beyond the border): the ink's mass, centre and extent stay, corners and strokes thinner than the blur
+    go."""
+    n, c, h, w = x.shape
+    lo, hi = BLUR_SIGMA_PX
+    sigma = lo + (hi - lo) * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype)
+    radius = math.ceil(2 * hi)
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t[None, :] / sigma[:, None]) ** 2)
+    k = (k / k.sum(1, keepdim=True)).repeat_interleave(c, 0)               # (n * c, 2 radius + 1)
+    y = F.conv2d(x.reshape(1, n * c, h, w), k[:, None, :, None], padding=(radius, 0), groups=n * c)
+    y = F.conv2d(y, k[:, None, None, :], padding=(0, radius), groups=n * c)
+    return y.view(n, c, h, w)
+
+
 NORMAL_SPREAD_PX = 5.0     # "normalize_size": the RMS distance of the ink from its centroid after normalising
 
 
@@ -145,7 +178,10 @@ INVARIANCES = {
     "scale": ("size (one factor in [1/2, 2] for both axes)", lambda x, g: _stretch(x, g, "xy")),
     "scale_x": ("width (horizontal factor in [1/2, 2])", lambda x, g: _stretch(x, g, "x")),
     "scale_y": ("height (vertical factor in [1/2, 2])", lambda x, g: _stretch(x, g, "y")),
+    "shear_x": ("slant (horizontal shear, x += k y, k in [-0.6, 0.6]); keeps the deslanted width",
+                lambda x, g: _shear(x, g)),
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
+    "blur": ("fine shape (Gaussian blur, std 2-4 px): corners and thin strokes", lambda x, g: _blur(x, g)),
     "normalize_size": ("size and position (centred, scaled to one spread; not random)",
                        lambda x, g: _normalize_size(x)),
     # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the

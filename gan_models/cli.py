@@ -107,11 +107,18 @@ class Progress:
 @_opt("--cat-augment", key="cat_augment",
       help="Q reads the categorical codes from G's images randomly warped at this strength (1: rotation +-30 deg, "
            "scale 1 +- 0.25, shift +-3 px; 0: off).")
+@_opt("--lambda-real-consistency", key="lambda_real_consistency",
+      help="Weight of KL(Q(c|x) || Q(c|warp(x))) on real images, warped at the --cat-augment strength (IMSAT's "
+           "self-augmented training; 0: off).")
 @click.option("--code-invariance", "code_invariance", multiple=True,
               help="Per categorical code, in order: the nuisance Q reads it through (its factor must survive it), "
                    "e.g. --code-invariance shift_y for a code meant for horizontal position; one of "
                    f"{', '.join(CODE_INVARIANCES)}, or several joined by '+' (shift+brightness: applied left to "
                    "right). [default: none]")
+@click.option("--cont-invariance", "cont_invariance", multiple=True,
+              help="Per continuous code, in order: the nuisance Q reads it through, as --code-invariance (e.g. "
+                   "--cont-invariance scale_x --cont-invariance shear_x: slant through horizontal stretches, width "
+                   "through shears). [default: none]")
 @_opt("--instance-noise", key="instance_noise", help="Std of Gaussian noise on D's inputs.")
 @_opt("--instance-noise-steps", key="instance_noise_steps", help="Steps over which it decays to 0.")
 @_opt("--bn-recalibrate", key="bn_recalibrate",

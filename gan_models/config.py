@@ -18,8 +18,8 @@ DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 LR_SCALES = ("none", "sqrt", "linear")
 # what a categorical code may be read through (gan_models.augment.INVARIANCES; "none": the fakes as drawn)
-CODE_INVARIANCES = ("none", "shift", "shift_x", "shift_y", "scale", "scale_x", "scale_y", "brightness",
-                    "normalize_size", "left_edge", "top_edge")
+CODE_INVARIANCES = ("none", "shift", "shift_x", "shift_y", "scale", "scale_x", "scale_y", "shear_x", "brightness",
+                    "blur", "normalize_size", "left_edge", "top_edge")
 LR_REFERENCE_BATCH = 64     # the paper's batch: with lr_scale, lr_d and lr_g are the learning rates at this batch
 LR_MAX_FACTOR = 4.0         # lr_scale never multiplies them by more (sqrt reaches it at batch 1024)
 _CUDA_N = re.compile(r"cuda:(\d+)")
@@ -55,8 +55,11 @@ class TrainConfig:
     lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row)
     lambda_interaction: float = 0.0     # weight of the code-interaction penalty on G (discrete Hessian Penalty)
     cat_augment: float = 0.0            # Q reads categorical codes from fakes warped at this strength (augment.py)
+    lambda_real_consistency: float = 0.0  # weight of KL(Q(c|x) || Q(c|warp(x))) on real images, warps at the
+                                        # cat_augment strength (IMSAT's self-augmented training)
     code_invariance: tuple[str, ...] = ()  # per categorical code, the nuisance Q reads it through ("shift_y", ...,
                                         # "none"; augment.INVARIANCES), or () for none
+    cont_invariance: tuple[str, ...] = ()  # the same per continuous code ("shear_x": C-InfoGAN's width code)
     real_label: float = 1.0             # D's target for real images (0.9 = one-sided label smoothing)
     instance_noise: float = 0.0         # std of Gaussian noise added to every D input (images are in [0, 1])
     instance_noise_steps: int = 0       # the std decays linearly to 0 over this many steps (0: constant)
@@ -94,6 +97,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["cat"] = list(self.cat)
         d["code_invariance"] = list(self.code_invariance)
+        d["cont_invariance"] = list(self.cont_invariance)
         return d
 
     @classmethod
@@ -105,8 +109,9 @@ class TrainConfig:
         d = dict(d)
         if "cat" in d:
             d["cat"] = tuple(int(k) for k in d["cat"])
-        if "code_invariance" in d:
-            d["code_invariance"] = tuple(str(k) for k in d["code_invariance"])
+        for key in ("code_invariance", "cont_invariance"):
+            if key in d:
+                d[key] = tuple(str(k) for k in d[key])
         return cls(**d)
 
 
@@ -183,9 +188,13 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.cont >= 0, f"cont (number of continuous codes) must be >= 0, got {cfg.cont}")
     need(cfg.noise_dim + sum(cfg.cat) + cfg.cont > 0 or cfg.model == "cinfogan",
          "the generator has no input: give noise_dim > 0 or at least one code")
-    for name in ("lambda_cat", "lambda_cont", "lambda_real_mi", "lambda_interaction", "instance_noise", "cat_augment"):
+    for name in ("lambda_cat", "lambda_cont", "lambda_real_mi", "lambda_interaction", "instance_noise", "cat_augment",
+                 "lambda_real_consistency"):
         need(getattr(cfg, name) >= 0, f"{name} must be >= 0, got {getattr(cfg, name)}")
     need(cfg.lambda_real_mi == 0 or cfg.cat, "lambda_real_mi > 0 needs a categorical code (--cat K)")
+    need(cfg.lambda_real_consistency == 0 or (cfg.cat and cfg.cat_augment > 0),
+         "lambda_real_consistency > 0 warps real images at the cat_augment strength: needs a categorical code "
+         "(--cat K) and --cat-augment > 0")
     if cfg.code_invariance:
         need(len(cfg.code_invariance) == len(cfg.cat),
              f"code_invariance names one nuisance per categorical code: {len(cfg.cat)} code(s) {list(cfg.cat)}, "
@@ -195,6 +204,13 @@ def validate(cfg: TrainConfig) -> None:
                       f"with '+' (shift+brightness)")
         need(cfg.cat_augment == 0, "code_invariance and cat_augment both choose what Q reads the categorical codes "
                                    "from; use one of them")
+    if cfg.cont_invariance:
+        need(len(cfg.cont_invariance) == cfg.cont,
+             f"cont_invariance names one nuisance per continuous code: {cfg.cont} code(s), "
+             f"got {len(cfg.cont_invariance)} {list(cfg.cont_invariance)}")
+        bad = [n for n in cfg.cont_invariance if not is_code_invariance(n)]
+        need(not bad, f"unknown cont_invariance {bad}; choose from {list(CODE_INVARIANCES)}, or join nuisances "
+                      f"with '+' (shift+brightness)")
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")
     need(cfg.instance_noise_steps >= 0, "instance_noise_steps must be >= 0")
     need(cfg.bn_recalibrate == 0 or cfg.bn_recalibrate >= cfg.batch_size,

@@ -6,12 +6,15 @@ The model owns its update, the trainer owns the schedule:
 
 One step, as in the paper's code:
   1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
-     lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images.
+     lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images, and
+     + lambda_real_consistency * KL(Q(c | x) || Q(c | warp(x))) on real images (categorical codes, warps at the
+     cat_augment strength, the clean reading held fixed), so Q reads real images as it reads warped fakes.
      With cat_augment > 0 the categorical codes are read from randomly warped fakes (``augment``), so G cannot
      keep them readable through slant, width or position alone; with code_invariance each categorical code is read
      from the fakes under its own nuisance (e.g. the x code of translation through random vertical shifts), so G
      can keep it readable only through the factor that survives it. Continuous codes are read from the fakes as
-     drawn.
+     drawn, or with cont_invariance each through its own nuisance the same way (C-InfoGAN's width code through
+     random shears, which keep the width and scramble the slant).
   2. G step: non-saturating -log D(G(z, c)) plus the same information term (unless info_to_generator=False),
      optionally + lambda_interaction * the code-interaction penalty (see ``code_interaction``).
 The returned stats are detached 0-d tensors (no host sync); the trainer averages them at log time.
@@ -41,6 +44,10 @@ class Views(NamedTuple):
     fake: torch.Tensor            # G's images
     warped: tuple | None          # G's images as Q reads the categorical codes: one warp for all (cat_augment),
                                   # one per code with a nuisance (code_invariance); else None
+    real_warped: torch.Tensor | None = None   # real images warped at the cat_augment strength (D's step, with
+                                              # lambda_real_consistency); else None
+    cont_views: tuple | None = None           # G's images, one view per continuous code with a nuisance
+                                              # (cont_invariance); else None
 
 
 STATS_LAST = ("loss/d", "loss/g", "loss/info", "d/real", "d/fake")
@@ -60,7 +67,8 @@ class InfoGAN(nn.Module):
                  info_to_generator: bool = True, lambda_real_mi: float = 0.0, real_label: float = 1.0,
                  learn_cont_std: bool = False, d_spectral_norm: bool = False, d_batchnorm: bool = True,
                  init: str = "dcgan", lambda_interaction: float = 0.0, cat_augment: float = 0.0,
-                 code_invariance: tuple[str, ...] = ()):
+                 code_invariance: tuple[str, ...] = (), lambda_real_consistency: float = 0.0,
+                 cont_invariance: tuple[str, ...] = ()):
         super().__init__()
         if spec.cond and not self.conditional:
             raise ValueError("InfoGAN is unconditional; use CInfoGAN for a code spec with cond > 0")
@@ -70,9 +78,16 @@ class InfoGAN(nn.Module):
         self.lambda_real_mi = lambda_real_mi
         self.lambda_interaction = lambda_interaction
         self.cat_augment = cat_augment
+        self.lambda_real_consistency = lambda_real_consistency
+        if lambda_real_consistency > 0 and not (cat_augment > 0 and spec.cat):
+            raise ValueError("lambda_real_consistency warps real images at the cat_augment strength: needs a "
+                             "categorical code and cat_augment > 0")
         self.code_invariance = tuple(code_invariance)
         if self.code_invariance and (len(self.code_invariance) != len(spec.cat) or cat_augment > 0):
             raise ValueError("code_invariance names one nuisance per categorical code, without cat_augment")
+        self.cont_invariance = tuple(cont_invariance)
+        if self.cont_invariance and len(self.cont_invariance) != spec.cont:
+            raise ValueError("cont_invariance names one nuisance per continuous code")
         self.real_label = real_label
         self.G = Generator(spec)
         self.D = Discriminator(spec, learn_cont_std=learn_cont_std, spectral_norm=d_spectral_norm,
@@ -88,7 +103,8 @@ class InfoGAN(nn.Module):
                    real_label=cfg.real_label, learn_cont_std=cfg.learn_cont_std,
                    d_spectral_norm=cfg.d_spectral_norm, d_batchnorm=cfg.d_batchnorm, init=cfg.init,
                    lambda_interaction=cfg.lambda_interaction, cat_augment=cfg.cat_augment,
-                   code_invariance=cfg.code_invariance)
+                   code_invariance=cfg.code_invariance, lambda_real_consistency=cfg.lambda_real_consistency,
+                   cont_invariance=cfg.cont_invariance)
 
     # ---- pieces
     def generate(self, latent: Latent) -> torch.Tensor:
@@ -99,9 +115,11 @@ class InfoGAN(nn.Module):
         return {"D": torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas),
                 "G": torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas)}
 
-    def info_loss(self, q: QOut, latent: Latent, cat_logits: list | None = None) -> tuple[torch.Tensor, dict]:
+    def info_loss(self, q: QOut, latent: Latent, cat_logits: list | None = None,
+                  cont: QOut | None = None) -> tuple[torch.Tensor, dict]:
         """lambda-weighted -log Q(c | x) over all codes, and per-code NLL and MI lower bounds (detached).
-        ``cat_logits`` replaces ``q.cat_logits`` (Q's reading of warped images, see ``cat_augment``)."""
+        ``cat_logits`` replaces ``q.cat_logits`` (Q's reading of warped images, see ``cat_augment``), ``cont``'s
+        continuous parameters replace ``q``'s (``cont_invariance``)."""
         spec, stats = self.spec, {}
         total = latent.z.new_zeros(())
         for i, logits in enumerate(q.cat_logits if cat_logits is None else cat_logits):
@@ -109,6 +127,7 @@ class InfoGAN(nn.Module):
             total = total + self.lambda_cat * nll
             stats[f"mi/cat{i}"] = losses.mi_lower_bound(self._entropy[f"cat{i}"], nll.detach())
         if spec.cont:
+            q = q if cont is None else cont
             total = total + self.lambda_cont * losses.gaussian_nll(latent.cont, q.cont_mean, q.cont_logstd)
             per_dim = losses.gaussian_nll_per_dim(latent.cont.detach(), q.cont_mean.detach(),
                                                   None if q.cont_logstd is None else q.cont_logstd.detach())
@@ -198,33 +217,68 @@ class InfoGAN(nn.Module):
         return [q_fake.cat_logits[i] if name == NO_INVARIANCE else next(views)[i]
                 for i, name in enumerate(self.code_invariance)]
 
+    def _cont_warp(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> tuple | None:
+        """The noisy fakes Q reads the continuous codes from: one view per code with a nuisance (cont_invariance,
+        in code order); None when every code is read as drawn."""
+        views = tuple(self._noisy(invariance_view(fake, name, generator), noise_std, generator)
+                      for name in self.cont_invariance if name != NO_INVARIANCE)
+        return views or None
+
+    def _cont_read(self, views: tuple | None, q_fake: QOut) -> QOut | None:
+        """Q's continuous parameters with code j read from its own view (``_cont_warp``; "none": ``q_fake``'s
+        column j); None: read them all from ``q_fake``."""
+        if views is None:
+            return None
+        read = iter([self.D.q(self.D.trunk(x)) for x in views])
+        picks = [q_fake if name == NO_INVARIANCE else next(read) for name in self.cont_invariance]
+        mean = torch.stack([p.cont_mean[:, j] for j, p in enumerate(picks)], 1)
+        logstd = None if q_fake.cont_logstd is None else torch.stack(
+            [p.cont_logstd[:, j] for j, p in enumerate(picks)], 1)
+        return QOut(q_fake.cat_logits, mean, logstd)
+
     # ---- the update: random draws (``*_inputs``) apart from the losses, so that a stack of models
     # (gan_models.stacked) draws each member's numbers from its own generator in this order and vmaps the losses
     def d_inputs(self, x_real: torch.Tensor, fake: torch.Tensor, noise_std: float,
                  generator: torch.Generator) -> Views:
-        """What D sees in its step: noisy real images, noisy fakes (detached) and, with cat_augment, warped fakes."""
-        return Views(self._noisy(x_real, noise_std, generator), self._noisy(fake, noise_std, generator),
-                     self._warp(fake, noise_std, generator))
+        """What D sees in its step: noisy real images, noisy fakes (detached), with cat_augment warped fakes, and
+        with lambda_real_consistency warped real images (drawn last, so runs without it draw as before)."""
+        views = Views(self._noisy(x_real, noise_std, generator), self._noisy(fake, noise_std, generator),
+                      self._warp(fake, noise_std, generator))
+        if self.lambda_real_consistency > 0:
+            warped = random_affine(x_real, self.cat_augment, generator)
+            views = views._replace(real_warped=self._noisy(warped, noise_std, generator))
+        if self.cont_invariance:
+            views = views._replace(cont_views=self._cont_warp(fake, noise_std, generator))
+        return views
 
     def g_inputs(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> Views:
         """What D sees in G's step: the noisy fakes and (information term to G, cat_augment) warped fakes."""
         noisy = self._noisy(fake, noise_std, generator)
-        warped = self._warp(fake, noise_std, generator) if self.info_to_generator and self.spec.has_codes else None
-        return Views(None, noisy, warped)
+        info = self.info_to_generator and self.spec.has_codes
+        warped = self._warp(fake, noise_std, generator) if info else None
+        cont_views = self._cont_warp(fake, noise_std, generator) if info and self.cont_invariance else None
+        return Views(None, noisy, warped, cont_views=cont_views)
 
     def d_loss(self, views: Views, y: torch.Tensor | None, latent: Latent) -> tuple[torch.Tensor, dict]:
-        """D's loss (GAN + information term [- real-data MI]) and its stats; D forward on real, fake, warped."""
+        """D's loss (GAN + information term [- real-data MI] [+ real-image warp consistency]) and its stats; D
+        forward on real, fake, warped fakes [and warped real images]."""
         D = self.D
         d_real, h_real = D(views.real, y)
         d_fake, h_fake = D(views.fake, latent.y)
         loss_gan_d = losses.d_loss(d_real, d_fake, self.real_label)
         q_fake = D.q(h_fake)
-        info_d, stats = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake))
+        info_d, stats = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake),
+                                       self._cont_read(views.cont_views, q_fake))
         loss_d = loss_gan_d + info_d
         if self.lambda_real_mi > 0:
             real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
             loss_d = loss_d - self.lambda_real_mi * real_mi
             stats["mi/real"] = real_mi.detach()
+        if self.lambda_real_consistency > 0:
+            warped = D.q(D.trunk(views.real_warped)).cat_logits
+            consistency = sum(losses.warp_consistency(clean, w) for clean, w in zip(D.q(h_real).cat_logits, warped))
+            loss_d = loss_d + self.lambda_real_consistency * consistency
+            stats["loss/real_consistency"] = consistency.detach()
         stats.update({"loss/d": loss_gan_d.detach(), "loss/info": info_d.detach(),
                       "d/real": torch.sigmoid(d_real.detach()).mean(), "d/fake": torch.sigmoid(d_fake.detach()).mean()})
         return loss_d, stats
@@ -237,7 +291,8 @@ class InfoGAN(nn.Module):
         loss_g, stats = loss_gan_g, {"loss/g": loss_gan_g.detach()}
         if self.info_to_generator and self.spec.has_codes:
             q_fake = D.q(h_fake_g)
-            info_g, _ = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake))
+            info_g, _ = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake),
+                                       self._cont_read(views.cont_views, q_fake))
             loss_g = loss_g + info_g
         if interaction is not None:
             loss_g = loss_g + self.lambda_interaction * interaction

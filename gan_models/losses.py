@@ -82,3 +82,10 @@ def real_data_mi(logits: torch.Tensor) -> torch.Tensor:
     marginal = p.mean(0)
     marginal_entropy = -(marginal * torch.log(marginal.clamp_min(1e-12))).sum()
     return marginal_entropy - cond_entropy
+
+
+def warp_consistency(logits_clean: torch.Tensor, logits_warped: torch.Tensor) -> torch.Tensor:
+    """KL(Q(c | x) || Q(c | warp(x))) averaged over a batch, the clean reading held fixed: IMSAT's self-augmented
+    training (Hu et al. 2017) with warps for its perturbation. Zero when the warp leaves Q's reading unchanged."""
+    target = F.log_softmax(logits_clean.detach(), dim=1)
+    return (target.exp() * (target - F.log_softmax(logits_warped, dim=1))).sum(1).mean()

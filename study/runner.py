@@ -41,7 +41,8 @@ _NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every"
 # options that change the numbers only when set: at their defaults they stay out of the hash, so runs hashed
 # before the options existed still count as done
 _HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False, "code_invariance": [],
-                    "lr_decay_start": 1.0, "bn_recalibrate": 0}
+                    "lr_decay_start": 1.0, "bn_recalibrate": 0, "lambda_real_consistency": 0.0,
+                    "cont_invariance": []}
 
 
 @dataclass(frozen=True)

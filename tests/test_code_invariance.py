@@ -9,6 +9,7 @@ import cli
 from gan_models import losses
 from gan_models.augment import INVARIANCES, NO_INVARIANCE, invariance_view
 from gan_models.checkpoint import build_model
+from gan_models.infogan import Batch
 from gan_models.config import CODE_INVARIANCES, make_config
 from gan_models.latent import CodeSpec, sample_latent
 
@@ -84,6 +85,33 @@ def test_normalize_size_keeps_the_shape_alone():
     assert len(c3) > 2 * len(r3)                                                      # a bar stays a bar
 
 
+def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std():
+    """A point becomes a Gaussian of std in BLUR_SIGMA_PX (its variance along each axis, one std per image, both
+    axes alike); ink is neither made nor lost away from the border, and a box keeps its centre."""
+    from gan_models.augment import BLUR_SIGMA_PX
+    n = 32
+    x = torch.zeros(n, 1, 28, 28)
+    x[:, 0, 14, 13] = 1.0
+    y = _view("blur", x)
+    assert torch.allclose(y.sum((1, 2, 3)), torch.ones(n), atol=1e-4) and float(y.min()) > -1e-7
+    grid = torch.arange(28.0)
+    row_mass, col_mass = y[:, 0].sum(2), y[:, 0].sum(1)
+    cy, cx = (row_mass * grid).sum(1), (col_mass * grid).sum(1)
+    assert torch.allclose(cy, torch.full((n,), 14.0), atol=1e-3) and torch.allclose(cx, torch.full((n,), 13.0),
+                                                                                    atol=1e-3)
+    var_y = (row_mass * (grid - 14) ** 2).sum(1)
+    var_x = (col_mass * (grid - 13) ** 2).sum(1)
+    lo, hi = BLUR_SIGMA_PX
+    assert torch.allclose(var_x, var_y, rtol=1e-4)
+    # the kernel is cut at 2 std of the widest blur, which trims the variance of the widest a little
+    assert float(var_x.min()) >= 0.9 * lo ** 2 and float(var_x.max()) <= hi ** 2
+    assert float(var_x.max() - var_x.min()) > 0.5 * (hi ** 2 - lo ** 2)              # each image its own std
+    boxes = _boxes()
+    b = _view("blur", boxes)
+    assert torch.allclose(b.sum((1, 2, 3)), boxes.sum((1, 2, 3)), rtol=1e-4)
+    assert float(b.amax((1, 2, 3)).max()) < float(boxes.amax((1, 2, 3)).max())         # edges and peaks soften
+
+
 def _squares(sides, lefts, tops) -> torch.Tensor:
     x = torch.zeros(len(sides), 1, 28, 28)
     for i, (side, left, top) in enumerate(zip(sides, lefts, tops)):
@@ -132,7 +160,7 @@ def test_views_are_seeded_and_differentiable(name):
 
 
 def _model(**kw):
-    cfg = make_config("infogan", dataset="basicprop-rectangles", cat=(10, 10), cont=0, **kw)
+    cfg = make_config("infogan", dataset="basicprop-rectangles", **{"cat": (10, 10), "cont": 0, **kw})
     torch.manual_seed(0)
     return build_model(cfg.to_dict(), CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, 0))
 
@@ -160,7 +188,6 @@ def test_q_reads_each_code_through_its_own_view():
 
 def test_one_step_trains_and_the_views_are_drawn_in_the_step():
     """A step with code_invariance differs from one without (the views enter the losses)."""
-    from gan_models.infogan import Batch
     x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     out = []
     for inv in (("shift_y", "shift_x"), ("none", "none")):
@@ -201,3 +228,84 @@ def test_cli_option_and_set_give_the_same_config_and_bad_input_is_one_line(tmp_p
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and "unknown code_invariance ['shift+twist']" in lines[0]
     assert not (tmp_path / "r").exists()
+
+
+# ---- continuous codes: cont_invariance
+
+def test_shear_keeps_the_deslanted_width_and_moves_the_slant_image_by_image():
+    """eval.measure's slant (-mu11 / mu02) moves by the shear, its width (sqrt(mu20 - mu11^2 / mu02)) stays."""
+    from gan_models.augment import SHEAR_RANGE
+    from eval.measure import slant_width
+    x = _boxes()
+    before = slant_width(x[:, 0].numpy() * 255)
+    after = slant_width(_view("shear_x", x)[:, 0].detach().numpy() * 255)
+    assert abs(before[:, 0]).max() < 1e-6                                       # upright boxes
+    # the width stays, up to the blur of bilinear resampling (at most 1/4 px^2 of variance across a pixel)
+    assert float(abs(after[:, 1] ** 2 - before[:, 1] ** 2).max()) < 0.25
+    moved = after[:, 0] - before[:, 0]
+    assert moved.min() < -SHEAR_RANGE / 2 and moved.max() > SHEAR_RANGE / 2      # each image its own shear
+    assert abs(moved).max() <= SHEAR_RANGE + 0.05
+
+
+def _cmodel(**kw):
+    cfg = make_config("cinfogan", dataset="mnist", **kw)
+    torch.manual_seed(0)
+    return build_model(cfg.to_dict(), CodeSpec(cfg.noise_dim, cfg.cat, cfg.cont, 10))
+
+
+def test_q_reads_each_continuous_code_through_its_own_view():
+    """Code 1 ("shear_x") is read from sheared fakes, code 0 ("none") from the fakes as drawn; the continuous
+    term's gradient reaches G through the shear; the information term uses those readings."""
+    model = _cmodel(cont_invariance=("none", "shear_x"))
+    gen = torch.Generator().manual_seed(0)
+    lat = sample_latent(model.spec, 16, gen, y=torch.arange(16) % 10)
+    fake = model.generate(lat)
+    views = model._cont_warp(fake, 0.0, torch.Generator().manual_seed(5))
+    assert len(views) == 1 and torch.equal(views[0], _view("shear_x", fake, 5))
+    q = model.D.q(model.D(fake, lat.y)[1])
+    read = model._cont_read(views, q)
+    assert torch.equal(read.cont_mean[:, 0], q.cont_mean[:, 0])
+    assert torch.allclose(read.cont_mean[:, 1], model.D.q(model.D.trunk(views[0])).cont_mean[:, 1])
+    assert not torch.allclose(read.cont_mean[:, 1], q.cont_mean[:, 1])
+    total, _ = model.info_loss(q, lat, None, read)
+    assert torch.allclose(total, model.lambda_cont * losses.gaussian_nll(lat.cont, read.cont_mean, None))
+    total.backward()
+    assert float(model.G.fc[0].weight.grad.abs().sum()) > 0
+    assert _cmodel(cont_invariance=("none", "none"))._cont_warp(fake, 0.0, gen) is None
+    assert _cmodel()._cont_read(None, q) is None
+
+
+def test_continuous_views_are_drawn_after_every_other_view():
+    """Switching cont_invariance on leaves the other views of both updates as drawn without it."""
+    model, plain = _model(code_invariance=("shift_y", "none"), cont=2, cont_invariance=("scale_x", "shear_x")), \
+        _model(code_invariance=("shift_y", "none"), cont=2)
+    x, fake = torch.rand(2, 8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    on, off = (m.d_inputs(x, fake, 0.1, torch.Generator().manual_seed(0)) for m in (model, plain))
+    assert torch.equal(on.real, off.real) and torch.equal(on.fake, off.fake) and torch.equal(on.warped[0], off.warped[0])
+    assert off.cont_views is None and len(on.cont_views) == 2
+    on, off = (m.g_inputs(fake, 0.1, torch.Generator().manual_seed(0)) for m in (model, plain))
+    assert torch.equal(on.fake, off.fake) and torch.equal(on.warped[0], off.warped[0]) and len(on.cont_views) == 2
+    stats = model.train_step(Batch(x), model.make_optimizers(2e-4, 1e-3, (0.5, 0.999)),
+                             generator=torch.Generator().manual_seed(0), noise_std=0.1)
+    assert all(torch.isfinite(v) for v in stats.values())
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(cont_invariance=("shear_x",)), "one nuisance per continuous code: 2 code"),
+    (dict(cont_invariance=("shear_x", "twist")), "unknown cont_invariance"),
+])
+def test_bad_continuous_settings_are_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _cmodel(**kw)
+
+
+def test_cont_invariance_option_and_bad_input(tmp_path):
+    from gan_models.cli import parse_value
+    assert parse_value("cont_invariance", "scale_x,shear_x") == ("scale_x", "shear_x")
+    assert make_config("cinfogan", cont_invariance=["scale_x", "none"]).to_dict()["cont_invariance"] == ["scale_x",
+                                                                                                         "none"]
+    result = CliRunner().invoke(cli.cli, ["train", "--preset", "cinfogan", "--dataset", "basicprop-line",
+                                          "--cont-invariance", "shear_x", "--out", str(tmp_path / "r")])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "one nuisance per continuous code" in lines[0] and not (tmp_path / "r").exists()

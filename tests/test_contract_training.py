@@ -299,7 +299,7 @@ def test_zero_lambdas_switch_the_information_term_off_in_d(monkeypatch, lambdas,
 
 
 def test_options_off_never_call_their_term(monkeypatch):
-    calls = {"real_mi": 0, "interaction": 0, "affine": 0}
+    calls = {"real_mi": 0, "interaction": 0, "affine": 0, "consistency": 0}
     import gan_models.augment
 
     def counting(key, fn):
@@ -309,6 +309,7 @@ def test_options_off_never_call_their_term(monkeypatch):
         return wrapped
 
     _patch_everywhere(monkeypatch, losses, "real_data_mi", counting("real_mi", losses.real_data_mi))
+    _patch_everywhere(monkeypatch, losses, "warp_consistency", counting("consistency", losses.warp_consistency))
     _patch_everywhere(monkeypatch, gan_models.augment, "random_affine",
                       counting("affine", gan_models.augment.random_affine))
     monkeypatch.setattr(InfoGAN, "code_interaction", counting("interaction", InfoGAN.code_interaction))
@@ -316,12 +317,15 @@ def test_options_off_never_call_their_term(monkeypatch):
     real = torch.rand(8, 1, 28, 28)
     model = _model()
     stats = model.train_step(Batch(real), model.make_optimizers(1e-4, 1e-4, (0.5, 0.999)), generator=gen)
-    assert calls == {"real_mi": 0, "interaction": 0, "affine": 0}
-    assert "mi/real" not in stats and "loss/interaction" not in stats
+    assert calls == {"real_mi": 0, "interaction": 0, "affine": 0, "consistency": 0}
+    assert "mi/real" not in stats and "loss/interaction" not in stats and "loss/real_consistency" not in stats
     model = _model(lambda_real_mi=0.5, lambda_interaction=1.0, cat_augment=0.5)
     stats = model.train_step(Batch(real), model.make_optimizers(1e-4, 1e-4, (0.5, 0.999)), generator=gen)
     assert calls["real_mi"] >= 1 and calls["interaction"] == 1 and calls["affine"] >= 1
-    assert "mi/real" in stats and "loss/interaction" in stats
+    assert calls["consistency"] == 0 and "mi/real" in stats and "loss/interaction" in stats
+    model = _model(cat_augment=0.5, lambda_real_consistency=1.0)
+    stats = model.train_step(Batch(real), model.make_optimizers(1e-4, 1e-4, (0.5, 0.999)), generator=gen)
+    assert calls["consistency"] == 1 and "loss/real_consistency" in stats
 
 
 # ---- latent distributions
