@@ -240,8 +240,9 @@ class InfoGAN(nn.Module):
     # (gan_models.stacked) draws each member's numbers from its own generator in this order and vmaps the losses
     def d_inputs(self, x_real: torch.Tensor, fake: torch.Tensor, noise_std: float,
                  generator: torch.Generator) -> Views:
-        """What D sees in its step: noisy real images, noisy fakes (detached), with cat_augment warped fakes, and
-        with lambda_real_consistency warped real images (drawn last, so runs without it draw as before)."""
+        """What D sees in its step: noisy real images, noisy fakes (detached), with cat_augment (code_invariance)
+        warped fakes, with lambda_real_consistency warped real images, with cont_invariance the continuous codes'
+        views; drawn in that order, the newer options last, so runs without them draw as before."""
         views = Views(self._noisy(x_real, noise_std, generator), self._noisy(fake, noise_std, generator),
                       self._warp(fake, noise_std, generator))
         if self.lambda_real_consistency > 0:
@@ -252,7 +253,8 @@ class InfoGAN(nn.Module):
         return views
 
     def g_inputs(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> Views:
-        """What D sees in G's step: the noisy fakes and (information term to G, cat_augment) warped fakes."""
+        """What D sees in G's step: the noisy fakes and, when the information term reaches G, the categorical and
+        then the continuous codes' views (cat_augment / code_invariance, cont_invariance)."""
         noisy = self._noisy(fake, noise_std, generator)
         info = self.info_to_generator and self.spec.has_codes
         warped = self._warp(fake, noise_std, generator) if info else None
