@@ -41,8 +41,9 @@ def _model(**kw) -> InfoGAN:
 
 def _disagreement(model: InfoGAN, views) -> float:
     """The term on one step's real images and their warps, read by ``model``."""
-    return float(losses.warp_consistency(model.D.q(model.D(views.real, None)[1]).cat_logits[0],
-                                         model.D.q(model.D.trunk(views.real_warped)).cat_logits[0]))
+    with torch.no_grad():
+        return float(losses.warp_consistency(model.D.q(model.D(views.real, None)[1]).cat_logits[0],
+                                             model.D.q(model.D.trunk(views.real_warped)).cat_logits[0]))
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
