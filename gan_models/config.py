@@ -17,7 +17,7 @@ INITS = ("dcgan", "default")
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 LR_SCALES = ("none", "sqrt", "linear")
-# what a categorical code may be read through (gan_models.augment.INVARIANCES; "none": the fakes as drawn)
+# what a code may be read through (gan_models.augment.INVARIANCES; "none": the fakes as drawn)
 CODE_INVARIANCES = ("none", "shift", "shift_x", "shift_y", "scale", "scale_x", "scale_y", "shear_x", "brightness",
                     "blur", "normalize_size", "left_edge", "top_edge")
 LR_REFERENCE_BATCH = 64     # the paper's batch: with lr_scale, lr_d and lr_g are the learning rates at this batch
