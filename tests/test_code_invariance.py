@@ -277,11 +277,12 @@ def test_q_reads_each_continuous_code_through_its_own_view():
 
 def test_continuous_views_are_drawn_after_every_other_view():
     """Switching cont_invariance on leaves the other views of both updates as drawn without it."""
-    model, plain = _model(code_invariance=("shift_y", "none"), cont=2, cont_invariance=("scale_x", "shear_x")), \
-        _model(code_invariance=("shift_y", "none"), cont=2)
+    model = _model(code_invariance=("shift_y", "none"), cont=2, cont_invariance=("scale_x", "shear_x"))
+    plain = _model(code_invariance=("shift_y", "none"), cont=2)
     x, fake = torch.rand(2, 8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     on, off = (m.d_inputs(x, fake, 0.1, torch.Generator().manual_seed(0)) for m in (model, plain))
-    assert torch.equal(on.real, off.real) and torch.equal(on.fake, off.fake) and torch.equal(on.warped[0], off.warped[0])
+    assert torch.equal(on.real, off.real) and torch.equal(on.fake, off.fake)
+    assert torch.equal(on.warped[0], off.warped[0])
     assert off.cont_views is None and len(on.cont_views) == 2
     on, off = (m.g_inputs(fake, 0.1, torch.Generator().manual_seed(0)) for m in (model, plain))
     assert torch.equal(on.fake, off.fake) and torch.equal(on.warped[0], off.warped[0]) and len(on.cont_views) == 2
