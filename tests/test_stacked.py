@@ -123,13 +123,18 @@ def test_cinfogan_stacks_too(tmp_path):
 
 def test_code_invariance_stacks_too(tmp_path):
     """Per-code views (a tuple of them in the step) stack member by member bit for bit, and vmapped."""
-    kw = dict(dataset="basicprop-rectangles", cat=(10, 10), cont=0, cat_augment=0.0, steps=3,
-              code_invariance=("shift_y", "none"))
-    train_stacked([_cfg(tmp_path / "stacked", s, **kw) for s in (0, 1)], batched=False)
+    _stack_single_and_vmapped(tmp_path, dataset="basicprop-rectangles", cat=(10, 10), cont=0, cat_augment=0.0,
+                              code_invariance=("shift_y", "none"))
+
+
+def _stack_single_and_vmapped(tmp_path, preset="infogan", **kw):
+    """Seeds 0 and 1 for 3 steps: stacked member by member equal to single runs bit for bit; vmapped, they run."""
+    kw = dict(steps=3, **kw)
+    train_stacked([_cfg(tmp_path / "stacked", s, preset=preset, **kw) for s in (0, 1)], batched=False)
     for s in (0, 1):
-        train(_cfg(tmp_path / "single", s, **kw))
+        train(_cfg(tmp_path / "single", s, preset=preset, **kw))
         _assert_same_run(tmp_path / "stacked" / f"seed{s}", tmp_path / "single" / f"seed{s}")
-    train_stacked([_cfg(tmp_path / "vmapped", s, **kw) for s in (0, 1)], batched=True)
+    train_stacked([_cfg(tmp_path / "vmapped", s, preset=preset, **kw) for s in (0, 1)], batched=True)
     assert all(read_checkpoint(tmp_path / "vmapped" / f"seed{s}" / "ckpt.pt")["step"] == 3 for s in (0, 1))
 
 
@@ -215,21 +220,9 @@ def test_cli_seeds(tmp_path):
 
 def test_real_consistency_stacks_too(tmp_path):
     """The warped real images, drawn after every other view, stack member by member bit for bit, and vmapped."""
-    kw = dict(lambda_real_consistency=1.0, steps=3)
-    train_stacked([_cfg(tmp_path / "stacked", s, **kw) for s in (0, 1)], batched=False)
-    for s in (0, 1):
-        train(_cfg(tmp_path / "single", s, **kw))
-        _assert_same_run(tmp_path / "stacked" / f"seed{s}", tmp_path / "single" / f"seed{s}")
-    train_stacked([_cfg(tmp_path / "vmapped", s, **kw) for s in (0, 1)], batched=True)
-    assert all(read_checkpoint(tmp_path / "vmapped" / f"seed{s}" / "ckpt.pt")["step"] == 3 for s in (0, 1))
+    _stack_single_and_vmapped(tmp_path, lambda_real_consistency=1.0)
 
 
 def test_continuous_code_views_stack_too(tmp_path):
     """C-InfoGAN's per-continuous-code views (cont_invariance) stack member by member bit for bit, and vmapped."""
-    kw = dict(cat_augment=0.0, steps=3, cont_invariance=("scale_x", "shear_x"))
-    train_stacked([_cfg(tmp_path / "stacked", s, preset="cinfogan", **kw) for s in (0, 1)], batched=False)
-    for s in (0, 1):
-        train(_cfg(tmp_path / "single", s, preset="cinfogan", **kw))
-        _assert_same_run(tmp_path / "stacked" / f"seed{s}", tmp_path / "single" / f"seed{s}")
-    train_stacked([_cfg(tmp_path / "vmapped", s, preset="cinfogan", **kw) for s in (0, 1)], batched=True)
-    assert all(read_checkpoint(tmp_path / "vmapped" / f"seed{s}" / "ckpt.pt")["step"] == 3 for s in (0, 1))
+    _stack_single_and_vmapped(tmp_path, preset="cinfogan", cat_augment=0.0, cont_invariance=("scale_x", "shear_x"))
