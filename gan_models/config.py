@@ -195,22 +195,17 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.lambda_real_consistency == 0 or (cfg.cat and cfg.cat_augment > 0),
          "lambda_real_consistency > 0 warps real images at the cat_augment strength: needs a categorical code "
          "(--cat K) and --cat-augment > 0")
-    if cfg.code_invariance:
-        need(len(cfg.code_invariance) == len(cfg.cat),
-             f"code_invariance names one nuisance per categorical code: {len(cfg.cat)} code(s) {list(cfg.cat)}, "
-             f"got {len(cfg.code_invariance)} {list(cfg.code_invariance)}")
-        bad = [n for n in cfg.code_invariance if not is_code_invariance(n)]
-        need(not bad, f"unknown code_invariance {bad}; choose from {list(CODE_INVARIANCES)}, or join nuisances "
-                      f"with '+' (shift+brightness)")
-        need(cfg.cat_augment == 0, "code_invariance and cat_augment both choose what Q reads the categorical codes "
-                                   "from; use one of them")
-    if cfg.cont_invariance:
-        need(len(cfg.cont_invariance) == cfg.cont,
-             f"cont_invariance names one nuisance per continuous code: {cfg.cont} code(s), "
-             f"got {len(cfg.cont_invariance)} {list(cfg.cont_invariance)}")
-        bad = [n for n in cfg.cont_invariance if not is_code_invariance(n)]
-        need(not bad, f"unknown cont_invariance {bad}; choose from {list(CODE_INVARIANCES)}, or join nuisances "
-                      f"with '+' (shift+brightness)")
+    per_code = {"code_invariance": (len(cfg.cat), f"categorical code: {len(cfg.cat)} code(s) {list(cfg.cat)}"),
+                "cont_invariance": (cfg.cont, f"continuous code: {cfg.cont} code(s)")}
+    for key, (n_codes, codes) in per_code.items():
+        names = getattr(cfg, key)
+        if names:
+            need(len(names) == n_codes, f"{key} names one nuisance per {codes}, got {len(names)} {list(names)}")
+            bad = [n for n in names if not is_code_invariance(n)]
+            need(not bad, f"unknown {key} {bad}; choose from {list(CODE_INVARIANCES)}, or join nuisances with '+' "
+                          f"(shift+brightness)")
+    need(not (cfg.code_invariance and cfg.cat_augment), "code_invariance and cat_augment both choose what Q reads "
+                                                         "the categorical codes from; use one of them")
     need(0 < cfg.real_label <= 1, f"real_label must be in (0, 1], got {cfg.real_label}")
     need(cfg.instance_noise_steps >= 0, "instance_noise_steps must be >= 0")
     need(cfg.bn_recalibrate == 0 or cfg.bn_recalibrate >= cfg.batch_size,

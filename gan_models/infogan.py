@@ -201,8 +201,13 @@ class InfoGAN(nn.Module):
             return None
         if self.cat_augment > 0:
             return (self._noisy(random_affine(fake, self.cat_augment, generator), noise_std, generator),)
+        return self._nuisance_views(fake, self.code_invariance, noise_std, generator)
+
+    def _nuisance_views(self, fake: torch.Tensor, names: tuple[str, ...], noise_std: float,
+                        generator: torch.Generator) -> tuple | None:
+        """One noisy view of the fakes per name other than "none", in order; None when there is none."""
         views = tuple(self._noisy(invariance_view(fake, name, generator), noise_std, generator)
-                      for name in self.code_invariance if name != NO_INVARIANCE)
+                      for name in names if name != NO_INVARIANCE)
         return views or None
 
     def _cat_logits(self, warped: tuple | None, q_fake: QOut) -> list | None:
@@ -220,9 +225,7 @@ class InfoGAN(nn.Module):
     def _cont_warp(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> tuple | None:
         """The noisy fakes Q reads the continuous codes from: one view per code with a nuisance (cont_invariance,
         in code order); None when every code is read as drawn."""
-        views = tuple(self._noisy(invariance_view(fake, name, generator), noise_std, generator)
-                      for name in self.cont_invariance if name != NO_INVARIANCE)
-        return views or None
+        return self._nuisance_views(fake, self.cont_invariance, noise_std, generator)
 
     def _cont_read(self, views: tuple | None, q_fake: QOut) -> QOut | None:
         """Q's continuous parameters with code j read from its own view (``_cont_warp``; "none": ``q_fake``'s
@@ -272,13 +275,14 @@ class InfoGAN(nn.Module):
         info_d, stats = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake),
                                        self._cont_read(views.cont_views, q_fake))
         loss_d = loss_gan_d + info_d
+        real_logits = D.q(h_real).cat_logits if self.lambda_real_mi > 0 or self.lambda_real_consistency > 0 else None
         if self.lambda_real_mi > 0:
-            real_mi = sum(losses.real_data_mi(lg) for lg in D.q(h_real).cat_logits)
+            real_mi = sum(losses.real_data_mi(lg) for lg in real_logits)
             loss_d = loss_d - self.lambda_real_mi * real_mi
             stats["mi/real"] = real_mi.detach()
         if self.lambda_real_consistency > 0:
             warped = D.q(D.trunk(views.real_warped)).cat_logits
-            consistency = sum(losses.warp_consistency(clean, w) for clean, w in zip(D.q(h_real).cat_logits, warped))
+            consistency = sum(losses.warp_consistency(clean, w) for clean, w in zip(real_logits, warped))
             loss_d = loss_d + self.lambda_real_consistency * consistency
             stats["loss/real_consistency"] = consistency.detach()
         stats.update({"loss/d": loss_gan_d.detach(), "loss/info": info_d.detach(),
