@@ -108,20 +108,44 @@ def _shear(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return _resample(x, theta)
 
 
-def _blur(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each image blurred by a Gaussian of its own std in BLUR_SIGMA_PX (separable, cut at twice the largest std,
-    zeros beyond the border): the ink's mass, centre and extent stay, corners and strokes thinner than the blur
-    go."""
+def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """x (n, c, h, w) blurred by a Gaussian of std sigma[i] px per image (separable, cut at ``radius`` px, zeros
+    beyond the border)."""
     n, c, h, w = x.shape
-    lo, hi = BLUR_SIGMA_PX
-    sigma = lo + (hi - lo) * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype)
-    radius = math.ceil(2 * hi)
     t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     k = torch.exp(-0.5 * (t[None, :] / sigma[:, None]) ** 2)
     k = (k / k.sum(1, keepdim=True)).repeat_interleave(c, 0)               # (n * c, 2 radius + 1)
     y = F.conv2d(x.reshape(1, n * c, h, w), k[:, None, :, None], padding=(radius, 0), groups=n * c)
     y = F.conv2d(y, k[:, None, None, :], padding=(0, radius), groups=n * c)
     return y.view(n, c, h, w)
+
+
+def _blur(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image blurred by a Gaussian of its own std in BLUR_SIGMA_PX (cut at twice the largest std): the ink's
+    mass, centre and extent stay, corners and strokes thinner than the blur go."""
+    lo, hi = BLUR_SIGMA_PX
+    sigma = lo + (hi - lo) * torch.rand(x.shape[0], generator=generator, device=x.device, dtype=x.dtype)
+    return _gaussian_blur(x, sigma, math.ceil(2 * hi))
+
+
+STROKE_LEVEL = (0.1, 0.6)   # "stroke": the threshold, as a fraction of the image's brightest blurred pixel
+STROKE_RAMP = 0.2           # ... and the width of the ramp from 0 to 1 about it, in the same units
+
+
+def _restroke(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image redrawn at its own stroke thickness: blurred by a 1-px Gaussian, then thresholded at its own
+    level in STROKE_LEVEL of its brightest blurred pixel (a linear ramp STROKE_RAMP wide, clipped to [0, 1]). A low
+    level thickens every stroke, a high one thins it, and the ink ends up at full brightness: thickness and
+    intensity are scrambled, the ink's outline (its extent, width and slant) stays. The brightest pixel is read from
+    the image but not differentiated through."""
+    n = x.shape[0]
+    b = _gaussian_blur(x, torch.ones(n, device=x.device, dtype=x.dtype), 2)
+    lo, hi = STROKE_LEVEL
+    level = lo + (hi - lo) * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype)
+    with torch.no_grad():
+        top = b.flatten(1).amax(1).clamp(min=1e-6)
+    threshold, ramp = (level * top).view(n, 1, 1, 1), (STROKE_RAMP * top).view(n, 1, 1, 1)
+    return ((b - threshold) / ramp + 0.5).clamp(0, 1)
 
 
 NORMAL_SPREAD_PX = 5.0     # "normalize_size": the RMS distance of the ink from its centroid after normalising
@@ -182,6 +206,8 @@ INVARIANCES = {
                 lambda x, g: _shear(x, g)),
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
     "blur": ("fine shape (Gaussian blur, std 2-4 px): corners and thin strokes", lambda x, g: _blur(x, g)),
+    "stroke": ("stroke thickness and intensity (1-px blur, thresholded at its own level)",
+               lambda x, g: _restroke(x, g)),
     "normalize_size": ("size and position (centred, scaled to one spread; not random)",
                        lambda x, g: _normalize_size(x)),
     # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the

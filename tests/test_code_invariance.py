@@ -112,6 +112,31 @@ def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std
     assert float(b.amax((1, 2, 3)).max()) < float(boxes.amax((1, 2, 3)).max())         # edges and peaks soften
 
 
+def test_stroke_redraws_each_image_at_its_own_thickness_and_keeps_the_outline_and_nothing_of_the_brightness():
+    """A vertical bar 3 px wide comes out at full brightness, as thick as its own threshold makes it (several
+    thicknesses across images, thinner at a higher level), about the same centre and over the same rows (a pixel
+    more at each end when thickened); the
+    background stays black; the same image at half the brightness gives the same view."""
+    from gan_models.augment import STROKE_LEVEL
+    n = 64
+    x = torch.zeros(n, 1, 28, 28)
+    x[:, 0, 6:22, 12:15] = 0.8
+    y = _view("stroke", x)
+    assert float(y.min()) >= 0 and float(y.max()) == 1.0
+    assert float(y[:, 0, :, :8].abs().max()) == 0 and float(y[:, 0, :2].abs().max()) == 0     # far from the ink
+    thickness = y[:, 0, 14].sum(1)                                                  # the ink across one row
+    assert float(thickness.min()) >= 2 and float(thickness.max()) <= 6 and float(thickness.std()) > 0.4
+    level = STROKE_LEVEL[0] + (STROKE_LEVEL[1] - STROKE_LEVEL[0]) * torch.rand(n, generator=torch.Generator()
+                                                                                .manual_seed(0))
+    assert float(torch.corrcoef(torch.stack([thickness, level]))[0, 1]) < -0.9   # a high level thins
+    cols = torch.arange(28.0)
+    centre = (y[:, 0, 14] * cols).sum(1) / y[:, 0, 14].sum(1)
+    assert torch.allclose(centre, torch.full((n,), 13.0), atol=1e-4)                       # symmetric about it
+    rows = (y[:, 0, :, 13] > 0.5).sum(1)
+    assert int(rows.min()) >= 16 and int(rows.max()) <= 18            # 16 rows, a thickened bar one more at each end
+    assert torch.allclose(_view("stroke", 0.5 * x), y, atol=1e-6)
+
+
 def _squares(sides, lefts, tops) -> torch.Tensor:
     x = torch.zeros(len(sides), 1, 28, 28)
     for i, (side, left, top) in enumerate(zip(sides, lefts, tops)):
