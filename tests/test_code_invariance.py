@@ -115,8 +115,8 @@ def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std
 def test_stroke_redraws_each_image_at_its_own_thickness_and_keeps_the_outline_and_nothing_of_the_brightness():
     """A vertical bar 3 px wide comes out at full brightness, as thick as its own threshold makes it (several
     thicknesses across images, thinner at a higher level), about the same centre and over the same rows (a pixel
-    more at each end when thickened); the
-    background stays black; the same image at half the brightness gives the same view."""
+    more at each end when thickened); the background stays black; the same image at half the brightness gives the
+    same view."""
     from gan_models.augment import STROKE_LEVEL
     n = 64
     x = torch.zeros(n, 1, 28, 28)
@@ -126,8 +126,8 @@ def test_stroke_redraws_each_image_at_its_own_thickness_and_keeps_the_outline_an
     assert float(y[:, 0, :, :8].abs().max()) == 0 and float(y[:, 0, :2].abs().max()) == 0     # far from the ink
     thickness = y[:, 0, 14].sum(1)                                                  # the ink across one row
     assert float(thickness.min()) >= 2 and float(thickness.max()) <= 6 and float(thickness.std()) > 0.4
-    level = STROKE_LEVEL[0] + (STROKE_LEVEL[1] - STROKE_LEVEL[0]) * torch.rand(n, generator=torch.Generator()
-                                                                                .manual_seed(0))
+    lo, hi = STROKE_LEVEL
+    level = lo + (hi - lo) * torch.rand(n, generator=torch.Generator().manual_seed(0))   # _view's draws
     assert float(torch.corrcoef(torch.stack([thickness, level]))[0, 1]) < -0.9   # a high level thins
     cols = torch.arange(28.0)
     centre = (y[:, 0, 14] * cols).sum(1) / y[:, 0, 14].sum(1)
