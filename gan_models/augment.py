@@ -73,6 +73,11 @@ def _roll(x: torch.Tensor, dim: int, generator: torch.Generator) -> torch.Tensor
     return torch.gather(x, dim, idx.view(shape).expand_as(x))
 
 
+def _uniform(n: int, lo: float, hi: float, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """n numbers uniform in [lo, hi], on x's device and in its dtype."""
+    return lo + (hi - lo) * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype)
+
+
 def _log_uniform(n: int, top: float, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     u = 2 * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype) - 1
     return torch.exp(u * math.log(top))
@@ -123,9 +128,8 @@ def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.T
 def _blur(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Each image blurred by a Gaussian of its own std in BLUR_SIGMA_PX (cut at twice the largest std): the ink's
     mass, centre and extent stay, corners and strokes thinner than the blur go."""
-    lo, hi = BLUR_SIGMA_PX
-    sigma = lo + (hi - lo) * torch.rand(x.shape[0], generator=generator, device=x.device, dtype=x.dtype)
-    return _gaussian_blur(x, sigma, math.ceil(2 * hi))
+    sigma = _uniform(x.shape[0], *BLUR_SIGMA_PX, x, generator)
+    return _gaussian_blur(x, sigma, math.ceil(2 * BLUR_SIGMA_PX[1]))
 
 
 STROKE_LEVEL = (0.1, 0.6)   # "stroke": the threshold, as a fraction of the image's brightest blurred pixel
@@ -140,8 +144,7 @@ def _restroke(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     the image but not differentiated through."""
     n = x.shape[0]
     b = _gaussian_blur(x, torch.ones(n, device=x.device, dtype=x.dtype), 2)
-    lo, hi = STROKE_LEVEL
-    level = lo + (hi - lo) * torch.rand(n, generator=generator, device=x.device, dtype=x.dtype)
+    level = _uniform(n, *STROKE_LEVEL, x, generator)
     with torch.no_grad():
         top = b.flatten(1).amax(1).clamp(min=1e-6)
     threshold, ramp = (level * top).view(n, 1, 1, 1), (STROKE_RAMP * top).view(n, 1, 1, 1)
