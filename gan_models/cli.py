@@ -102,6 +102,9 @@ class Progress:
 @_opt("--lambda-cat", key="lambda_cat", help="Weight of the categorical information term.")
 @_opt("--lambda-cont", key="lambda_cont", help="Weight of the continuous information term.")
 @_opt("--lambda-real-mi", key="lambda_real_mi", help="Weight of I(c_hat; x) on real images.")
+@_opt("--real-mi-start", key="real_mi_start",
+      help="The real-image MI term trains D and Q from this fraction of the steps on; before, it is only logged "
+           "(0: from the first step).")
 @_opt("--lambda-interaction", key="lambda_interaction",
       help="Weight of the code-interaction penalty on G (mixed second difference over code pairs).")
 @_opt("--cat-augment", key="cat_augment",

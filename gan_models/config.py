@@ -53,6 +53,8 @@ class TrainConfig:
     lambda_cont: float = 1.0            # weight of the continuous term, Gaussian NLL (paper code: 1 with std 1)
     info_to_generator: bool = True      # False: G ignores the information term (the "GAN + codes, lambda = 0" row)
     lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row)
+    real_mi_start: float = 0.0          # that term trains D and Q from this fraction of the steps on (real_mi_on);
+                                        # before, it is only logged. 0: from the first step
     lambda_interaction: float = 0.0     # weight of the code-interaction penalty on G (discrete Hessian Penalty)
     cat_augment: float = 0.0            # Q reads categorical codes from fakes warped at this strength (augment.py)
     lambda_real_consistency: float = 0.0  # weight of KL(Q(c|x) || Q(c|warp(x))) on real images, warps at the
@@ -192,6 +194,9 @@ def validate(cfg: TrainConfig) -> None:
                  "lambda_real_consistency"):
         need(getattr(cfg, name) >= 0, f"{name} must be >= 0, got {getattr(cfg, name)}")
     need(cfg.lambda_real_mi == 0 or cfg.cat, "lambda_real_mi > 0 needs a categorical code (--cat K)")
+    need(0 <= cfg.real_mi_start < 1, f"real_mi_start must be in [0, 1), got {cfg.real_mi_start}")
+    need(cfg.real_mi_start == 0 or cfg.lambda_real_mi > 0,
+         "real_mi_start delays the real-image MI term: needs lambda_real_mi > 0")
     need(cfg.lambda_real_consistency == 0 or (cfg.cat and cfg.cat_augment > 0),
          "lambda_real_consistency > 0 warps real images at the cat_augment strength: needs a categorical code "
          "(--cat K) and --cat-augment > 0")
@@ -256,6 +261,12 @@ def learning_rates(cfg: TrainConfig, step: int, total: int) -> tuple[float, floa
         return lr_d, lr_g
     factor = (total - step) / (total - start)
     return lr_d * factor, lr_g * factor
+
+
+def real_mi_on(cfg: TrainConfig, step: int, total: int) -> bool:
+    """Whether the real-image MI term trains D and Q in the step after ``step`` of ``total``: from the step
+    ``round(real_mi_start * total)`` on. A function of the step alone, as :func:`learning_rates`."""
+    return step >= round(cfg.real_mi_start * total)
 
 
 def check_device_name(name: str) -> None:

@@ -6,7 +6,8 @@ The model owns its update, the trainer owns the schedule:
 
 One step, as in the paper's code:
   1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
-     lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images, and
+     lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images (from the step
+     the trainer sets ``real_mi_on``, config.real_mi_start), and
      + lambda_real_consistency * KL(Q(c | x) || Q(c | warp(x))) on real images (categorical codes, warps at the
      cat_augment strength, the clean reading held fixed), so Q reads real images as it reads warped fakes.
      With cat_augment > 0 the categorical codes are read from randomly warped fakes (``augment``), so G cannot
@@ -76,6 +77,7 @@ class InfoGAN(nn.Module):
         self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
         self.info_to_generator = info_to_generator
         self.lambda_real_mi = lambda_real_mi
+        self.real_mi_on = True          # False: the real-image MI term is logged, not trained (config.real_mi_on)
         self.lambda_interaction = lambda_interaction
         self.cat_augment = cat_augment
         self.lambda_real_consistency = lambda_real_consistency
@@ -278,7 +280,8 @@ class InfoGAN(nn.Module):
         real_logits = D.q(h_real).cat_logits if self.lambda_real_mi > 0 or self.lambda_real_consistency > 0 else None
         if self.lambda_real_mi > 0:
             real_mi = sum(losses.real_data_mi(lg) for lg in real_logits)
-            loss_d = loss_d - self.lambda_real_mi * real_mi
+            if self.real_mi_on:
+                loss_d = loss_d - self.lambda_real_mi * real_mi
             stats["mi/real"] = real_mi.detach()
         if self.lambda_real_consistency > 0:
             warped = D.q(D.trunk(views.real_warped)).cat_logits

@@ -43,7 +43,7 @@ from torch.nn.utils import parametrize
 from basicprop.files import folder_lock, remove_temps, write_json
 
 from .checkpoint import CKPT_NAME
-from .config import TrainConfig, learning_rates, validate
+from .config import TrainConfig, learning_rates, real_mi_on, validate
 from .device import resolve_device
 from .infogan import Batch, InfoGAN, Views, step_stats
 from .latent import Latent, sample_latent
@@ -154,6 +154,11 @@ class Stack:
         """The rates of the next step, on every member's optimizers and (batched) the stacked ones."""
         for optims in (*self.member_optims, *([self.optims] if self.batched else [])):
             set_learning_rates(optims, lr_d, lr_g)
+
+    def set_real_mi_on(self, on: bool) -> None:
+        """Whether the next step trains on the real-image MI term (InfoGAN.real_mi_on), on every member."""
+        for model in (*self.models, *([self.module] if self.batched else [])):
+            model.real_mi_on = on
 
     def _load_optimizers(self, optims: list[dict]) -> None:
         """Stack the members' Adam states (resume); ValueError when they are not at the same step."""
@@ -306,6 +311,7 @@ def train_stacked(configs: list[TrainConfig], *, resume: bool = False, score_cod
                 batches.append(Batch(data.images[idx].float().div_(255.0),
                                      None if data.labels is None else data.labels[idx]))
             stack.set_learning_rates(*learning_rates(cfg, step, total))
+            stack.set_real_mi_on(real_mi_on(cfg, step, total))
             stats = stack.train_step(batches, [run.gen for run in runs], noise_std=instance_noise_std(cfg, step))
             step += 1
             for k, m in enumerate(members):

@@ -38,7 +38,7 @@ from . import losses
 from .checkpoint import (BEST_NAME, CKPT_NAME, RESUME_KEYS, all_finite, build_model, check_state_dict,
                          checkpoint_state, count_parameters, keep_previous, load_optimizers, read_checkpoint,
                          restore_generator, save_checkpoint, weights_only)
-from .config import TrainConfig, check_resumable, learning_rates, scaled_lrs, validate
+from .config import TrainConfig, check_resumable, learning_rates, real_mi_on, scaled_lrs, validate
 from .curves import LOG_NAME, record_kind, write_curves
 from .grids import save_grids
 from .device import autocast_dtype, eager, ensure_fits, fast_path, resolve_device
@@ -456,6 +456,7 @@ def train(config: TrainConfig, *, resume: bool = False, score_codes: ScoreCodes 
             idx = torch.randint(n_data, (cfg.batch_size,), generator=run.gen, device=device)
             labels = None if run.data.labels is None else run.data.labels[idx]
             set_learning_rates(run.optims, *learning_rates(cfg, run.step, total))
+            run.model.real_mi_on = real_mi_on(cfg, run.step, total)
             stats = run.model.train_step(Batch(run.data.images[idx].float().div_(255.0), labels), run.optims,
                                          generator=run.gen, noise_std=instance_noise_std(cfg, run.step))
             run.step += 1

@@ -42,7 +42,7 @@ _NOT_HASHED = {"out", "progress", "threads", "device", "log_every", "ckpt_every"
 # before the options existed still count as done
 _HASHED_WHEN_SET = {"lr_scale": "none", "precision": "fp32", "compile": False, "code_invariance": [],
                     "lr_decay_start": 1.0, "bn_recalibrate": 0, "lambda_real_consistency": 0.0,
-                    "cont_invariance": []}
+                    "cont_invariance": [], "real_mi_start": 0.0}
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,42 @@ def test_learning_rates_fall_linearly_from_the_decay_start_and_resume_exactly(tm
         train(make_config("infogan", lr_decay_start=1.5, out=str(tmp_path / "bad"), **TINY))
 
 
+def _parameters(path):
+    """A checkpoint's weights without batch norm's running statistics."""
+    return {k: v for k, v in _weights(path).items() if "running_" not in k and "num_batches" not in k}
+
+
+def test_real_mi_term_trains_from_its_start_and_resumes_exactly(tmp_path, monkeypatch):
+    seen = []
+    original = InfoGAN.train_step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.real_mi_on)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(InfoGAN, "train_step", step)
+    kw = dict(steps=6, lambda_real_mi=1.0, real_mi_start=0.5, **TINY)
+    a = train(make_config("infogan", out=str(tmp_path / "a"), **kw))
+    assert seen == [False] * 3 + [True] * 3
+    records = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert all("mi/real" in r for r in records if "loss/d" in r)        # logged before it trains, too
+    # before its start the term changes no weight: 3 steps equal 3 steps without it; after, it does
+    before = train(make_config("infogan", out=str(tmp_path / "b"), **{**kw, "steps": 3, "real_mi_start": 0.99}))
+    without = {n: train(make_config("infogan", steps=n, out=str(tmp_path / f"w{n}"), **TINY)) for n in (3, 6)}
+    assert _same(_parameters(before), _parameters(without[3]))
+    assert not _same(_parameters(a), _parameters(without[6]))
+    polls = []
+    with pytest.raises(TrainingInterrupted):                       # stopped after 2 steps, before the start
+        train(make_config("infogan", out=str(tmp_path / "r"), **kw), should_stop=lambda: polls.append(1) or
+              len(polls) > 2)
+    r = train(make_config("infogan", out=str(tmp_path / "r"), **kw), resume=True)
+    assert _same(_weights(r), _weights(a))
+    for bad, message in ((dict(real_mi_start=1.0), r"real_mi_start must be in \[0, 1\)"),
+                         (dict(lambda_real_mi=0.0), "needs lambda_real_mi > 0")):
+        with pytest.raises(ValueError, match=message):
+            train(make_config("infogan", out=str(tmp_path / "bad"), **{**kw, **bad}))
+
+
 def test_load_checkpoint_round_trip(tmp_path):
     torch.manual_seed(123)
     rng_before, threads_before = torch.get_rng_state(), torch.get_num_threads()

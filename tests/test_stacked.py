@@ -226,3 +226,8 @@ def test_real_consistency_stacks_too(tmp_path):
 def test_continuous_code_views_stack_too(tmp_path):
     """C-InfoGAN's per-continuous-code views (cont_invariance) stack member by member bit for bit, and vmapped."""
     _stack_single_and_vmapped(tmp_path, preset="cinfogan", cat_augment=0.0, cont_invariance=("scale_x", "shear_x"))
+
+
+def test_delayed_real_mi_stacks_too(tmp_path):
+    """The real-image MI term switched on after the first steps (real_mi_start) switches on in every member."""
+    _stack_single_and_vmapped(tmp_path, lambda_real_mi=1.0, real_mi_start=0.5)
