@@ -99,6 +99,7 @@ def _brightness(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 SHEAR_RANGE = 0.6          # "shear_x": x moves by k * (y - centre), k uniform in [-0.6, 0.6]
 BLUR_SIGMA_PX = (2.0, 4.0)  # "blur": Gaussian std uniform in this range, in pixels
+SOFTEN_SIGMA_PX = (1.0, 1.5)  # "soften": the same, light enough to keep the outline of a shape ~12 px across
 
 
 def _shear(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -125,11 +126,11 @@ def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.T
     return y.view(n, c, h, w)
 
 
-def _blur(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each image blurred by a Gaussian of its own std in BLUR_SIGMA_PX (cut at twice the largest std): the ink's
+def _blur(x: torch.Tensor, generator: torch.Generator, sigma_px: tuple[float, float] = BLUR_SIGMA_PX) -> torch.Tensor:
+    """Each image blurred by a Gaussian of its own std in ``sigma_px`` (cut at twice the largest std): the ink's
     mass, centre and extent stay, corners and strokes thinner than the blur go."""
-    sigma = _uniform(x.shape[0], *BLUR_SIGMA_PX, x, generator)
-    return _gaussian_blur(x, sigma, math.ceil(2 * BLUR_SIGMA_PX[1]))
+    sigma = _uniform(x.shape[0], *sigma_px, x, generator)
+    return _gaussian_blur(x, sigma, math.ceil(2 * sigma_px[1]))
 
 
 STROKE_LEVEL = (0.1, 0.6)   # "stroke": the threshold, as a fraction of the image's brightest blurred pixel
@@ -176,6 +177,14 @@ def _normalize_size(x: torch.Tensor) -> torch.Tensor:
     return _resample(x, theta)
 
 
+def _bounding_box(x: torch.Tensor) -> torch.Tensor:
+    """Each image replaced by its ink's bounding box: every pixel takes the smaller of its row's and its column's
+    brightest value. Shapes of one extent become one box (a disc, a triangle and a cross of one size all fill the
+    square they span), so what is kept is the extent along each axis and the brightness; the outline inside it is
+    lost. Differentiable through the maxima (the gradient reaches each row's and column's brightest pixel)."""
+    return torch.minimum(x.amax(3, keepdim=True), x.amax(2, keepdim=True))
+
+
 def _scale_about_corner(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Each image scaled by its own factor in [1/2, 2] (log-uniform, both axes) about its ink's top-left corner:
     the left boundary of the first column and the top boundary of the first row holding a pixel brighter than half
@@ -209,10 +218,16 @@ INVARIANCES = {
                 lambda x, g: _shear(x, g)),
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
     "blur": ("fine shape (Gaussian blur, std 2-4 px): corners and thin strokes", lambda x, g: _blur(x, g)),
+    # after normalize_size: a small shape enlarged to the common spread comes out blurred by the resampling and a
+    # large one shrunk comes out sharp; softening both hides which was which and keeps the outline
+    "soften": ("edge sharpness (Gaussian blur, std 1-1.5 px)",
+               lambda x, g: _blur(x, g, SOFTEN_SIGMA_PX)),
     "stroke": ("stroke thickness and intensity (1-px blur, thresholded at its own level)",
                lambda x, g: _restroke(x, g)),
     "normalize_size": ("size and position (centred, scaled to one spread; not random)",
                        lambda x, g: _normalize_size(x)),
+    "box": ("the outline within the ink's extent (the ink's bounding box; not random)",
+            lambda x, g: _bounding_box(x)),
     # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the
     # right edge, the centre or any other point of the ink that depends on the size
     "left_edge": ("size and vertical position (scaled about the ink's top-left corner, circular vertical shifts)",

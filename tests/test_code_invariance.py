@@ -6,8 +6,9 @@ import torch
 from click.testing import CliRunner
 
 import cli
+from basicprop.kinds.shapes import SHAPES, SIZES, shape_mask
 from gan_models import losses
-from gan_models.augment import INVARIANCES, NO_INVARIANCE, invariance_view
+from gan_models.augment import BLUR_SIGMA_PX, INVARIANCES, NO_INVARIANCE, SOFTEN_SIGMA_PX, invariance_view
 from gan_models.checkpoint import build_model
 from gan_models.infogan import Batch
 from gan_models.config import CODE_INVARIANCES, make_config
@@ -85,14 +86,31 @@ def test_normalize_size_keeps_the_shape_alone():
     assert len(c3) > 2 * len(r3)                                                      # a bar stays a bar
 
 
-def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std():
-    """A point becomes a Gaussian of std in BLUR_SIGMA_PX (its variance along each axis, one std per image, both
-    axes alike); ink is neither made nor lost away from the border, and a box keeps its centre."""
-    from gan_models.augment import BLUR_SIGMA_PX
+def test_box_keeps_the_extent_alone():
+    """Every shape of the shapes kind becomes the square it spans, at its brightness: one image per size, whatever
+    the shape; boxes of other sizes stay apart, and a bar keeps its own extent on each axis."""
+    masks = [[torch.tensor(shape_mask(shape, size), dtype=torch.float) for size in SIZES] for shape in SHAPES]
+    x = 0.8 * torch.stack([m for per_shape in masks for m in per_shape])[:, None]
+    y = _view("box", x)
+    squares = 0.8 * torch.stack(masks[SHAPES.index("square")])[:, None]
+    assert torch.equal(y, squares.repeat(len(SHAPES), 1, 1, 1))
+    assert len({tuple(v.flatten().tolist()) for v in y}) == len(SIZES)
+    bar = torch.zeros(1, 1, 28, 28)
+    bar[0, 0, 10:13, 4:20] = 0.5
+    bar[0, 0, 11, 20] = 0.25                                     # a fainter pixel widens the box at its brightness
+    box = _view("box", bar)
+    assert torch.equal(box[0, 0, 10:13, 4:20], bar[0, 0, 10:13, 4:20])
+    assert torch.equal(box[0, 0, 10:13, 20], torch.full((3,), 0.25)) and float(box.sum()) == float(bar.sum()) + 0.5
+
+
+@pytest.mark.parametrize("name, sigma_px", [("blur", BLUR_SIGMA_PX), ("soften", SOFTEN_SIGMA_PX)])
+def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std(name, sigma_px):
+    """A point becomes a Gaussian of std in the nuisance's range (its variance along each axis, one std per image,
+    both axes alike); ink is neither made nor lost away from the border, and a box keeps its centre."""
     n = 32
     x = torch.zeros(n, 1, 28, 28)
     x[:, 0, 14, 13] = 1.0
-    y = _view("blur", x)
+    y = _view(name, x)
     assert torch.allclose(y.sum((1, 2, 3)), torch.ones(n), atol=1e-4) and float(y.min()) > -1e-7
     grid = torch.arange(28.0)
     row_mass, col_mass = y[:, 0].sum(2), y[:, 0].sum(1)
@@ -101,13 +119,13 @@ def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std
                                                                                     atol=1e-3)
     var_y = (row_mass * (grid - 14) ** 2).sum(1)
     var_x = (col_mass * (grid - 13) ** 2).sum(1)
-    lo, hi = BLUR_SIGMA_PX
+    lo, hi = sigma_px
     assert torch.allclose(var_x, var_y, rtol=1e-4)
     # the kernel is cut at 2 std of the widest blur, which trims the variance of the widest a little
     assert float(var_x.min()) >= 0.9 * lo ** 2 and float(var_x.max()) <= hi ** 2
     assert float(var_x.max() - var_x.min()) > 0.5 * (hi ** 2 - lo ** 2)              # each image its own std
     boxes = _boxes()
-    b = _view("blur", boxes)
+    b = _view(name, boxes)
     assert torch.allclose(b.sum((1, 2, 3)), boxes.sum((1, 2, 3)), rtol=1e-4)
     assert float(b.amax((1, 2, 3)).max()) < float(boxes.amax((1, 2, 3)).max())         # edges and peaks soften
 
@@ -179,7 +197,7 @@ def test_joined_nuisances_apply_left_to_right_from_one_stream():
 def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
     a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
-    assert torch.equal(a, b) and (name == "normalize_size") == torch.equal(a, c)     # the one map not drawn
+    assert torch.equal(a, b) and (name in ("normalize_size", "box")) == torch.equal(a, c)   # the maps not drawn
     a.sum().backward()
     assert float(x.grad.abs().sum()) > 0
 
