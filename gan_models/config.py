@@ -149,6 +149,10 @@ PRESETS: dict[str, dict] = {
     # pair) and the categorical code read from randomly warped fakes (rotation +-20 deg, scale 1 +- 0.17, shift
     # +-2 px), so G cannot split a digit on slant or width. 6 epochs: 0.953 +- 0.028 over 5 seeds (README, MNIST).
     "infogan-mnist": dict(cont=0, cat_augment=0.67, epochs=6),
+    # ... at the paper's batch in 3 epochs, Q also trained on real images from half way (I(c_hat; x), weight 1) and
+    # the learning rates falling to 0 over the last third: study mnist, row infogan-mnist-b64-real-mi-1-from-0.5-decay
+    "infogan-mnist-real-mi": dict(cont=0, cat_augment=0.67, epochs=3, batch_size=64, lambda_real_mi=1.0,
+                                  real_mi_start=0.5, lr_decay_start=0.67),
     "demo-line": dict(batch_size=64, steps=400, eval_every=100),          # ~2 min on 2 CPU cores
     # -- C-InfoGAN (the conditional report): label y to G and D, codes catch what the label does not say
     "cinfogan": dict(model="cinfogan", cat=(), cont=2),

@@ -452,3 +452,15 @@ def test_a_signal_to_the_study_saves_every_run_in_training_and_ends_its_workers(
         run_dir = next(out.glob(f"work/line/seed{r['seed']}-*"))
         saved = read_checkpoint(run_dir / "ckpt.pt")["step"]
         assert saved == r["step"] > 0              # saved where the log ends: at the step the signal let finish
+
+
+def test_the_tuned_mnist_preset_is_the_study_row_it_reports(tmp_path):
+    """``--preset infogan-mnist-real-mi`` trains exactly what study mnist's row ran (README's MNIST results)."""
+    from gan_models import make_config
+    study = load_study("mnist")
+    (run,) = runner.plan(study, tmp_path, "cpu", seeds=[3], rows=["infogan-mnist-b64-real-mi-1-from-0.5-decay"])
+    cfg = make_config("infogan-mnist-real-mi", dataset="mnist", seed=3, out="-", progress=False, threads=1,
+                      device="cpu")
+    differs = {k for k, v in cfg.to_dict().items() if run.train[k] != v}
+    assert differs == {"preset", "out"}
+
