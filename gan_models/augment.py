@@ -177,6 +177,30 @@ def _normalize_size(x: torch.Tensor) -> torch.Tensor:
     return _resample(x, theta)
 
 
+def _deslant(x: torch.Tensor) -> torch.Tensor:
+    """Each image sheared horizontally about its ink's centroid so that its slant is gone: x moves by -k (y - y_c)
+    with k = mu11 / mu02 of the ink's moments, the slant of ``eval.measure.slant_width``. What is left of the
+    width is the width across the slant, which that measure reports. The shear is read from the image but not
+    differentiated through (the gradient flows through the resampling only)."""
+    n, _, h, w = x.shape
+    with torch.no_grad():
+        ink = x[:, 0].clamp(min=0)
+        mass = ink.sum((1, 2)).clamp(min=1e-6)
+        rows = torch.arange(h, device=x.device, dtype=x.dtype)
+        cols = torch.arange(w, device=x.device, dtype=x.dtype)
+        yc = (ink.sum(2) * rows).sum(1) / mass
+        xc = (ink.sum(1) * cols).sum(1) / mass
+        dy, dx = rows.view(1, h, 1) - yc.view(n, 1, 1), cols.view(1, 1, w) - xc.view(n, 1, 1)
+        mu02 = (ink * dy * dy).sum((1, 2)) / mass
+        mu11 = (ink * dx * dy).sum((1, 2)) / mass
+        k = torch.where(mu02 > 1e-6, mu11 / mu02.clamp(min=1e-6), torch.zeros_like(mu02))
+        theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1
+        theta[:, 0, 1] = k                                  # input x = output x + k (output y - y_c)
+        theta[:, 0, 2] = -k * ((yc + 0.5) * 2 / h - 1)      # y_c in affine_grid's coordinates
+    return _resample(x, theta)
+
+
 def _bounding_box(x: torch.Tensor) -> torch.Tensor:
     """Each image replaced by its ink's bounding box: every pixel takes the smaller of its row's and its column's
     brightest value. Shapes of one extent become one box (a disc, a triangle and a cross of one size all fill the
@@ -226,6 +250,8 @@ INVARIANCES = {
                lambda x, g: _restroke(x, g)),
     "normalize_size": ("size and position (centred, scaled to one spread; not random)",
                        lambda x, g: _normalize_size(x)),
+    "deslant": ("slant (sheared upright about the centroid by the ink's own moments; not random)",
+                lambda x, g: _deslant(x)),
     "box": ("the outline within the ink's extent (the ink's bounding box; not random)",
             lambda x, g: _bounding_box(x)),
     # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the

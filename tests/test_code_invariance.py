@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 import cli
 from basicprop.kinds.shapes import SHAPES, SIZES, shape_mask
+from eval.measure import slant_width
 from gan_models import losses
 from gan_models.augment import BLUR_SIGMA_PX, INVARIANCES, NO_INVARIANCE, SOFTEN_SIGMA_PX, invariance_view
 from gan_models.checkpoint import build_model
@@ -103,6 +104,32 @@ def test_box_keeps_the_extent_alone():
     assert torch.equal(box[0, 0, 10:13, 20], torch.full((3,), 0.25)) and float(box.sum()) == float(bar.sum()) + 0.5
 
 
+def _parallelograms(n: int = 24) -> torch.Tensor:
+    """n bars 14 rows tall, each of its own width (2-6 px), slant (-0.6..0.6 px per row) and horizontal place."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.zeros(n, 1, 28, 28)
+    for i in range(n):
+        width, left = int(torch.randint(2, 7, (1,), generator=g)), int(torch.randint(10, 14, (1,), generator=g))
+        k = 1.2 * float(torch.rand(1, generator=g)) - 0.6
+        for row in range(7, 21):
+            start = left + round(k * (row - 14))
+            x[i, 0, row, start:start + width] = 1
+    return x
+
+
+def test_deslant_removes_the_slant_and_keeps_the_width_across_it():
+    """After the view every bar stands upright (the moments' slant ~0), its width across the slant is what
+    eval.measure.slant_width read before, and upright bars are left as they are."""
+    x = _parallelograms()
+    to_u8 = lambda t: (t[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()   # noqa: E731
+    before, after = slant_width(to_u8(x)), slant_width(to_u8(_view("deslant", x)))
+    assert abs(before[:, 0]).max() > 0.3 and abs(after[:, 0]).max() < 0.03
+    assert abs(after[:, 1] - before[:, 1]).max() < 0.2          # px; the resampling softens the edges a little
+    upright = torch.zeros(1, 1, 28, 28)
+    upright[0, 0, 6:22, 12:16] = 1
+    assert torch.allclose(_view("deslant", upright), upright, atol=1e-5)
+
+
 @pytest.mark.parametrize("name, sigma_px", [("blur", BLUR_SIGMA_PX), ("soften", SOFTEN_SIGMA_PX)])
 def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std(name, sigma_px):
     """A point becomes a Gaussian of std in the nuisance's range (its variance along each axis, one std per image,
@@ -197,7 +224,7 @@ def test_joined_nuisances_apply_left_to_right_from_one_stream():
 def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
     a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
-    assert torch.equal(a, b) and (name in ("normalize_size", "box")) == torch.equal(a, c)   # the maps not drawn
+    assert torch.equal(a, b) and (name in ("normalize_size", "deslant", "box")) == torch.equal(a, c)  # not drawn
     a.sum().backward()
     assert float(x.grad.abs().sum()) > 0
 
