@@ -152,6 +152,20 @@ def _restroke(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return ((b - threshold) / ramp + 0.5).clamp(0, 1)
 
 
+def _ink_moments_basis(x: torch.Tensor):
+    """What the moment-based views read from x (n, 1, h, w): the ink (n, h, w) (negative values clipped), its mass
+    (n,), its centroid cy, cx (n,) in pixel-centre coordinates (row r's centre at r + 0.5), and each pixel centre's
+    offset from it, dy (n, h, 1) and dx (n, 1, w)."""
+    n, _, h, w = x.shape
+    ink = x[:, 0].clamp(min=0)
+    mass = ink.sum((1, 2)).clamp(min=1e-6)
+    rows = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5
+    cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
+    cy = (ink.sum(2) * rows).sum(1) / mass
+    cx = (ink.sum(1) * cols).sum(1) / mass
+    return ink, mass, cy, cx, rows.view(1, h, 1) - cy.view(n, 1, 1), cols.view(1, 1, w) - cx.view(n, 1, 1)
+
+
 NORMAL_SPREAD_PX = 5.0     # "normalize_size": the RMS distance of the ink from its centroid after normalising
 
 
@@ -161,14 +175,8 @@ def _normalize_size(x: torch.Tensor) -> torch.Tensor:
     from the image but not differentiated through (the gradient flows through the resampling only)."""
     n, _, h, w = x.shape
     with torch.no_grad():
-        ink = x[:, 0].clamp(min=0)
-        mass = ink.sum((1, 2)).clamp(min=1e-6)
-        rows = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5
-        cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
-        cy = (ink.sum(2) * rows).sum(1) / mass
-        cx = (ink.sum(1) * cols).sum(1) / mass
-        d2 = (rows.view(1, h, 1) - cy.view(n, 1, 1)) ** 2 + (cols.view(1, 1, w) - cx.view(n, 1, 1)) ** 2
-        spread = ((ink * d2).sum((1, 2)) / mass).sqrt().clamp(min=0.5)
+        ink, mass, cy, cx, dy, dx = _ink_moments_basis(x)
+        spread = ((ink * (dy ** 2 + dx ** 2)).sum((1, 2)) / mass).sqrt().clamp(min=0.5)
         s = NORMAL_SPREAD_PX / spread                                       # > 1 enlarges
         theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
         theta[:, 0, 0] = theta[:, 1, 1] = 1 / s
@@ -184,20 +192,14 @@ def _deslant(x: torch.Tensor) -> torch.Tensor:
     differentiated through (the gradient flows through the resampling only)."""
     n, _, h, w = x.shape
     with torch.no_grad():
-        ink = x[:, 0].clamp(min=0)
-        mass = ink.sum((1, 2)).clamp(min=1e-6)
-        rows = torch.arange(h, device=x.device, dtype=x.dtype)
-        cols = torch.arange(w, device=x.device, dtype=x.dtype)
-        yc = (ink.sum(2) * rows).sum(1) / mass
-        xc = (ink.sum(1) * cols).sum(1) / mass
-        dy, dx = rows.view(1, h, 1) - yc.view(n, 1, 1), cols.view(1, 1, w) - xc.view(n, 1, 1)
+        ink, mass, cy, _, dy, dx = _ink_moments_basis(x)
         mu02 = (ink * dy * dy).sum((1, 2)) / mass
         mu11 = (ink * dx * dy).sum((1, 2)) / mass
         k = torch.where(mu02 > 1e-6, mu11 / mu02.clamp(min=1e-6), torch.zeros_like(mu02))
         theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
         theta[:, 0, 1] = k                                  # input x = output x + k (output y - y_c)
-        theta[:, 0, 2] = -k * ((yc + 0.5) * 2 / h - 1)      # y_c in affine_grid's coordinates
+        theta[:, 0, 2] = -k * (cy * 2 / h - 1)              # y_c in affine_grid's coordinates
     return _resample(x, theta)
 
 
