@@ -14,7 +14,7 @@ import torch
 
 from basicprop import get_kind
 from basicprop.images import to_uint8
-from eval.codes import add_spearman, code_layout, spearman_given, spearman_matrix
+from eval.codes import add_spearman, code_layout, pooled_spearman_ceiling, spearman_given, spearman_matrix
 from eval.config import ClassifierConfig, DisentangleConfig
 from eval.disentangle import disentangle
 from eval.keys import SPEARMAN, SPEARMAN_CODES, SPEARMAN_FACTORS, TRAVERSAL_GRID
@@ -217,6 +217,17 @@ def test_spearman_given_the_label_sees_what_differences_between_labels_hide():
     noise = spearman_given(code, rng.normal(size=(2000, 1)), y)[0, 0]
     assert abs(noise) < 0.1
     assert spearman_given(code[:2], width[:2, None], y[:2]).tolist() == [[0.0]]   # no label with 3 images
+
+
+def test_the_pooled_ceiling_is_one_for_alike_groups_and_one_half_for_two_apart():
+    """A code that orders the values perfectly within each group: groups drawn alike leave the pooled ρ at 1; two
+    equal groups that do not overlap leave sqrt(var(within) / var(all)) = sqrt((1/12) / (1/12 + 1/4)) = 1/2."""
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 2, 20000)
+    alike = rng.uniform(0, 1, 20000)
+    assert pooled_spearman_ceiling(alike, g) == pytest.approx(1.0, abs=1e-3)
+    assert pooled_spearman_ceiling(alike + 10 * g, g) == pytest.approx(0.5, abs=0.01)
+    assert pooled_spearman_ceiling(alike + 10 * g, np.zeros(20000, int)) == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------- the untrained baseline
