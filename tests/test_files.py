@@ -133,7 +133,8 @@ SLOW_WRITER = textwrap.dedent("""
         with files.atomic_path(out) as tmp:
             tmp.write_bytes(b"partial")
             print("writing", flush=True)
-            time.sleep(60)
+            for _ in range(600):    # short sleeps: should the kernel hand the signal to another thread (numpy's
+                time.sleep(0.1)     # BLAS pool), the handler still runs at the next wake-up, as in real work
 
     cli(["write", sys.argv[1]])
 """)
