@@ -20,12 +20,11 @@ import argparse
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from basicprop.clitools import fail
 from basicprop.images import to_uint8
 from eval.measure import slant_width
-from eval.traversal import sweep_latent
+from eval.traversal import sweep_latent, sweep_spearman
 from gan_models.checkpoint import load_checkpoint
 
 PROPERTIES = ("slant", "width")
@@ -53,12 +52,10 @@ def code_share(model, bases: int = 300, steps: int = 9, seed: int = 0) -> dict[s
 
 def _along_and_share(sweeps: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """(bases, steps) measurements along the sweeps, (bases,) labels -> {"along", "share"}."""
-    position = np.arange(sweeps.shape[1])
-    along = [spearmanr(position, row).statistic if np.ptp(row) > 0 else 0.0 for row in sweeps]
     groups = [sweeps[labels == d] for d in np.unique(labels) if np.sum(labels == d) >= 2]
     total = np.mean([g.var() for g in groups])
     share = np.mean([g.var(axis=1).mean() for g in groups]) / total if total > 0 else 0.0
-    return {"along": float(np.mean(along)), "share": float(share)}
+    return {"along": sweep_spearman(sweeps), "share": float(share)}
 
 
 def main() -> None:

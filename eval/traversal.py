@@ -60,6 +60,13 @@ def sweep_latent(base, part: str, index: int, values: torch.Tensor):
     return lat._replace(cont=cont)
 
 
+def sweep_spearman(values: np.ndarray) -> float:
+    """values (B, S) measured along sweeps -> the Spearman ρ of value and step, averaged over the B sweeps (a
+    sweep whose value never moves counts 0): ±1 when the value follows the code monotonically in every sweep."""
+    steps = np.arange(values.shape[1])
+    return float(np.mean([spearmanr(steps, row).statistic if np.ptp(row) > 0 else 0.0 for row in values]))
+
+
 def change_rate(values: np.ndarray, continuous: bool, scale: float | None = None) -> float:
     """values (B, S) measured along sweeps -> 0 (never moves) .. 1 (moves at every step / monotone and large).
 
@@ -70,9 +77,7 @@ def change_rate(values: np.ndarray, continuous: bool, scale: float | None = None
     """
     if not continuous:
         return float(np.mean(values[:, 1:] != values[:, :-1]))
-    steps = np.arange(values.shape[1])
-    rhos = [spearmanr(steps, row).statistic if np.ptp(row) > 0 else 0.0 for row in values]
-    effect = abs(float(np.mean(rhos)))
+    effect = abs(sweep_spearman(values))
     if scale is not None and scale > 0:
         effect *= min(1.0, float(np.mean(np.ptp(values, axis=1))) / scale)
     return effect
