@@ -6,6 +6,7 @@ import torch
 from click.testing import CliRunner
 
 import cli
+from basicprop.images import to_uint8
 from basicprop.kinds.shapes import SHAPES, SIZES, shape_mask
 from eval.measure import slant_width
 from gan_models import losses
@@ -121,8 +122,7 @@ def test_deslant_removes_the_slant_and_keeps_the_width_across_it():
     """After the view every bar stands upright (the moments' slant ~0), its width across the slant is what
     eval.measure.slant_width read before, and upright bars are left as they are."""
     x = _parallelograms()
-    to_u8 = lambda t: (t[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()   # noqa: E731
-    before, after = slant_width(to_u8(x)), slant_width(to_u8(_view("deslant", x)))
+    before, after = slant_width(to_uint8(x)), slant_width(to_uint8(_view("deslant", x)))
     assert abs(before[:, 0]).max() > 0.3 and abs(after[:, 0]).max() < 0.03
     assert abs(after[:, 1] - before[:, 1]).max() < 0.2          # px; the resampling softens the edges a little
     upright = torch.zeros(1, 1, 28, 28)
