@@ -245,7 +245,8 @@ INVARIANCES = {
     "brightness": ("intensity (factor in [1/2.5, 2.5])", lambda x, g: _brightness(x, g)),
     "blur": ("fine shape (Gaussian blur, std 2-4 px): corners and thin strokes", lambda x, g: _blur(x, g)),
     # after normalize_size: a small shape enlarged to the common spread comes out blurred by the resampling and a
-    # large one shrunk comes out sharp; softening both hides which was which and keeps the outline
+    # large one shrunk comes out sharp; softening both hides which was which and keeps the outline, but leaves a
+    # faint blob faint ("stroke" after normalize_size redraws every shape sharp and at full brightness instead)
     "soften": ("edge sharpness (Gaussian blur, std 1-1.5 px)",
                lambda x, g: _blur(x, g, SOFTEN_SIGMA_PX)),
     "stroke": ("stroke thickness and intensity (1-px blur, thresholded at its own level)",

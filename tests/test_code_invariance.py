@@ -88,6 +88,26 @@ def test_normalize_size_keeps_the_shape_alone():
     assert len(c3) > 2 * len(r3)                                                      # a bar stays a bar
 
 
+def test_stroke_after_normalize_size_hides_how_far_a_shape_was_scaled():
+    """normalize_size alone leaves a small shape blurred by the enlargement and a faint blob faint, so a code read
+    through it can name "small" or "faint" instead of a shape; redrawn by "stroke" afterwards, the smallest shapes
+    are nearly as sharp as the largest and the blob comes out at full brightness."""
+    x = torch.stack([torch.tensor(shape_mask(s, z), dtype=torch.float) for s in SHAPES for z in SIZES])[:, None]
+    smallest, largest = torch.arange(len(x)) % len(SIZES) == 0, torch.arange(len(x)) % len(SIZES) == len(SIZES) - 1
+
+    def grey_share(name: str, which: torch.Tensor) -> float:    # the share of the ink between 0.1 and 0.9
+        v = torch.stack([_view(name, x[which], seed) for seed in range(8)])
+        return float(((v > 0.1) & (v < 0.9)).sum() / (v > 0.1).sum())
+
+    plain = grey_share("normalize_size", smallest) / grey_share("normalize_size", largest)
+    redrawn = grey_share("normalize_size+stroke", smallest) / grey_share("normalize_size+stroke", largest)
+    assert plain > 2 and redrawn < 1.6
+    rr, cc = torch.meshgrid(torch.arange(28) + 0.5, torch.arange(28) + 0.5, indexing="ij")
+    blob = (0.3 * torch.exp(-((rr - 14) ** 2 + (cc - 14) ** 2) / (2 * 1.5 ** 2)))[None, None]
+    assert float(_view("normalize_size", blob).max()) < 0.5
+    assert float(_view("normalize_size+stroke", blob).max()) == pytest.approx(1.0)
+
+
 def test_box_keeps_the_extent_alone():
     """Every shape of the shapes kind becomes the square it spans, at its brightness: one image per size, whatever
     the shape; boxes of other sizes stay apart, and a bar keeps its own extent on each axis."""
