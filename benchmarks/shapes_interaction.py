@@ -17,17 +17,18 @@ from itertools import permutations
 import numpy as np
 
 from basicprop.clitools import fail
-from basicprop.kinds.shapes import SHAPES, SIZES, shape_mask
+from basicprop.kinds.shapes import Shapes
 from eval.clustering import hungarian_accuracy
 
-ROWS, COLS = len(SHAPES), len(SIZES)
+KIND = Shapes()
+ROWS, COLS = KIND.factor_sizes                     # shape, size
 # every (a, a', b, b') with a' != a and b' != b
 _PAIRS = np.array([(a, a2, b, b2) for a, a2 in permutations(range(ROWS), 2) for b, b2 in permutations(range(COLS), 2)])
 
 
 def images() -> np.ndarray:
-    """(20, 784) float: the kind's images in [0, 1], image 5 * shape + size (its label)."""
-    return np.stack([shape_mask(s, z).astype(float).ravel() for s in SHAPES for z in SIZES])
+    """(20, 784) float: the kind's images in [0, 1] without noise, image 5 * shape + size (its label)."""
+    return (KIND.ink(KIND.all_factors()) > 0).astype(float).reshape(ROWS * COLS, -1)
 
 
 def interaction(flat: np.ndarray, layout: np.ndarray) -> float:
