@@ -45,21 +45,29 @@ def run_local(runs: Sequence[Run], on_done: OnDone, *, jobs: int) -> None:
                 summary = execute_pinned(run)
             on_done(run, summary)
         return
-    pending = list(runs)
+    queue = list(runs)
     ctx = multiprocessing.get_context("spawn")
-    while pending:
+    while queue:
         retry: list[Run] = []
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_ignore_sigint) as pool:
             try:
-                futures = {pool.submit(execute_pinned, run): run for run in pending}
-                while futures:
+                futures, broken = {}, False
+                while futures or (queue and not broken):
+                    # never more runs in the pool than workers: a run waiting in its queue would start in a
+                    # worker that a stop has just freed
+                    while queue and not broken and len(futures) < jobs:
+                        try:
+                            futures[pool.submit(execute_pinned, queue[0])] = queue[0]
+                            queue.pop(0)
+                        except BrokenProcessPool:
+                            broken = True
                     finished, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         run = futures.pop(fut)
                         try:
                             summary = fut.result()
                         except BrokenProcessPool as exc:   # a worker died (killed, out of memory): the pool is gone
-                            summary = _crashed(run, exc)
+                            summary, broken = _crashed(run, exc), True
                         if summary["status"] == FAILED and attempts[run.key] < RETRIES:
                             attempts[run.key] += 1
                             retry.append(run)
@@ -68,7 +76,7 @@ def run_local(runs: Sequence[Run], on_done: OnDone, *, jobs: int) -> None:
             except BaseException:             # Ctrl-C, SIGTERM, or a worker's run stopped by one
                 _stop_workers(pool)
                 raise
-        pending = retry
+        queue += retry
 
 
 def _ignore_sigint() -> None:
@@ -77,7 +85,7 @@ def _ignore_sigint() -> None:
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """No queued run starts; each running one gets SIGTERM (training saves at the next step boundary, anything
+    """No further run starts; each running one gets SIGTERM (training saves at the next step boundary, anything
     else stops at once) and is waited for, so that the same command resumes it; a second interrupt kills them."""
     workers = list((pool._processes or {}).values())    # no public handle on them before Python 3.14
     pool.shutdown(wait=False, cancel_futures=True)
