@@ -23,8 +23,10 @@ venv: $(VENV)/.installed
 demo: venv
 	$(PY) cli.py demo --out $(DEMO)
 
+# One pytest-xdist worker per core (TEST_JOBS=0: every test in this one process).
+TEST_JOBS ?= auto
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS)
 
 bench: venv
 	$(PY) benchmarks/bench_generate.py

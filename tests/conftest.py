@@ -11,6 +11,22 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("BASICPROP_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (``make test``: one worker per core) each worker computes on one thread, and so do the
+    commands it starts: workers with a thread per core each would fight over the cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked slow first, so that the workers do not end with one of them running while the others
+    idle. The same order in every worker, as pytest-xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():

@@ -177,6 +177,7 @@ def test_untrained_checkpoint_scores_near_chance(untrained_ckpt):
     assert rep["trav.mean_gap"] < 0.2
 
 
+@pytest.mark.slow
 def test_disentangle_cli_on_a_checkpoint(untrained_ckpt, tmp_path):
     out = tmp_path / "ev"
     out.mkdir()

@@ -279,6 +279,7 @@ def test_kept_freed_memory_ends_the_page_faults_of_big_temporaries():
     assert int(default) > 50_000 and int(kept) < 1_000
 
 
+@pytest.mark.slow
 @glibc
 def test_keeping_freed_memory_changes_no_number_of_a_training_run(tmp_path):
     for mode in ("default", "keep"):
