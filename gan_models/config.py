@@ -52,7 +52,8 @@ class TrainConfig:
     lambda_cat: float = 1.0             # weight of the categorical information term (paper: 1)
     lambda_cont: float = 1.0            # weight of the continuous term, Gaussian NLL (paper code: 1 with std 1)
     info_to_generator: bool = True      # False: G ignores the information term (the "GAN + codes, lambda = 0" row)
-    lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row)
+    lambda_real_mi: float = 0.0         # weight of I(c_hat; x) on *real* images (the "thought on I" row); with
+                                        # code_invariance each code read through its own view
     real_mi_start: float = 0.0          # that term trains D and Q from this fraction of the steps on (real_mi_on);
                                         # before, it is only logged. 0: from the first step
     lambda_interaction: float = 0.0     # weight of the code-interaction penalty on G (discrete Hessian Penalty)

@@ -7,7 +7,8 @@ The model owns its update, the trainer owns the schedule:
 One step, as in the paper's code:
   1. D/Q step: D learns real -> 1, G(z, c) -> 0; Q (on D's shared trunk) learns c from G(z, c) by minimising
      lambda_cat * CE + lambda_cont * NLL; optionally - lambda_real_mi * I(c_hat; x) on real images (from the step
-     the trainer sets ``real_mi_on``, config.real_mi_start), and
+     the trainer sets ``real_mi_on``, config.real_mi_start; with code_invariance each code read through its own
+     nuisance, as on the fakes), and
      + lambda_real_consistency * KL(Q(c | x) || Q(c | warp(x))) on real images (categorical codes, warps at the
      cat_augment strength, the clean reading held fixed), so Q reads real images as it reads warped fakes.
      With cat_augment > 0 the categorical codes are read from randomly warped fakes (``augment``), so G cannot
@@ -49,6 +50,8 @@ class Views(NamedTuple):
                                               # lambda_real_consistency); else None
     cont_views: tuple | None = None           # G's images, one view per continuous code with a nuisance
                                               # (cont_invariance); else None
+    real_views: tuple | None = None           # real images, one view per categorical code with a nuisance
+                                              # (code_invariance, with lambda_real_mi; D's step); else None
 
 
 STATS_LAST = ("loss/d", "loss/g", "loss/info", "d/real", "d/fake")
@@ -247,7 +250,8 @@ class InfoGAN(nn.Module):
                  generator: torch.Generator) -> Views:
         """What D sees in its step: noisy real images, noisy fakes (detached), with cat_augment (code_invariance)
         warped fakes, with lambda_real_consistency warped real images, with cont_invariance the continuous codes'
-        views; drawn in that order, the newer options last, so runs without them draw as before."""
+        views, with code_invariance and lambda_real_mi the categorical codes' views of the real images; drawn in
+        that order, the newer options last, so runs without them draw as before."""
         views = Views(self._noisy(x_real, noise_std, generator), self._noisy(fake, noise_std, generator),
                       self._warp(fake, noise_std, generator))
         if self.lambda_real_consistency > 0:
@@ -255,6 +259,8 @@ class InfoGAN(nn.Module):
             views = views._replace(real_warped=self._noisy(warped, noise_std, generator))
         if self.cont_invariance:
             views = views._replace(cont_views=self._cont_warp(fake, noise_std, generator))
+        if self.lambda_real_mi > 0 and self.code_invariance:
+            views = views._replace(real_views=self._nuisance_views(x_real, self.code_invariance, noise_std, generator))
         return views
 
     def g_inputs(self, fake: torch.Tensor, noise_std: float, generator: torch.Generator) -> Views:
@@ -277,9 +283,11 @@ class InfoGAN(nn.Module):
         info_d, stats = self.info_loss(q_fake, latent, self._cat_logits(views.warped, q_fake),
                                        self._cont_read(views.cont_views, q_fake))
         loss_d = loss_gan_d + info_d
-        real_logits = D.q(h_real).cat_logits if self.lambda_real_mi > 0 or self.lambda_real_consistency > 0 else None
+        q_real = D.q(h_real) if self.lambda_real_mi > 0 or self.lambda_real_consistency > 0 else None
+        real_logits = None if q_real is None else q_real.cat_logits
         if self.lambda_real_mi > 0:
-            real_mi = sum(losses.real_data_mi(lg) for lg in real_logits)
+            read = self._cat_logits(views.real_views, q_real) or real_logits
+            real_mi = sum(losses.real_data_mi(lg) for lg in read)
             if self.real_mi_on:
                 loss_d = loss_d - self.lambda_real_mi * real_mi
             stats["mi/real"] = real_mi.detach()

@@ -289,6 +289,30 @@ def test_one_step_trains_and_the_views_are_drawn_in_the_step():
     assert not torch.equal(*out)
 
 
+def test_real_mi_reads_each_code_through_its_own_view_of_the_real_images():
+    """With lambda_real_mi, code 0 ("shift_y") of the real-image MI term is read from vertically shifted real
+    images and code 1 ("none") from the real images as given; those views are drawn after every other view, so
+    the rest of D's step draws as without the term."""
+    model = _model(code_invariance=("shift_y", "none"), lambda_real_mi=1.0)
+    plain = _model(code_invariance=("shift_y", "none"))
+    x, fake = torch.rand(2, 16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    on, off = (m.d_inputs(x, fake, 0.1, torch.Generator().manual_seed(0)) for m in (model, plain))
+    assert torch.equal(on.real, off.real) and torch.equal(on.fake, off.fake)
+    assert torch.equal(on.warped[0], off.warped[0])
+    assert off.real_views is None and len(on.real_views) == 1
+    assert not torch.allclose(on.real_views[0], on.real, atol=0.2)
+    lat = sample_latent(model.spec, 16, torch.Generator().manual_seed(2))
+    _, stats = model.d_loss(on, None, lat)
+    D = model.D
+    through_views = (losses.real_data_mi(D.q(D.trunk(on.real_views[0])).cat_logits[0])
+                     + losses.real_data_mi(D.q(D.trunk(on.real)).cat_logits[1]))
+    as_given = sum(losses.real_data_mi(lg) for lg in D.q(D.trunk(on.real)).cat_logits)
+    assert torch.allclose(stats["mi/real"], through_views)
+    assert not torch.allclose(stats["mi/real"], as_given)
+    # without code_invariance the term reads the real images as given
+    assert _model(lambda_real_mi=1.0).d_inputs(x, fake, 0.1, torch.Generator().manual_seed(0)).real_views is None
+
+
 @pytest.mark.parametrize("kw, message", [
     (dict(code_invariance=("shift_y",)), "one nuisance per categorical code"),
     (dict(code_invariance=("shift_y", "twist")), "unknown code_invariance"),

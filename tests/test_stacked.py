@@ -122,9 +122,10 @@ def test_cinfogan_stacks_too(tmp_path):
 
 
 def test_code_invariance_stacks_too(tmp_path):
-    """Per-code views (a tuple of them in the step) stack member by member bit for bit, and vmapped."""
+    """Per-code views of the fakes and, for the real-image MI term, of the real images (tuples of them in the step)
+    stack member by member bit for bit, and vmapped."""
     _stack_single_and_vmapped(tmp_path, dataset="basicprop-rectangles", cat=(10, 10), cont=0, cat_augment=0.0,
-                              code_invariance=("shift_y", "none"))
+                              code_invariance=("shift_y", "none"), lambda_real_mi=1.0)
 
 
 def _stack_single_and_vmapped(tmp_path, preset="infogan", **kw):
