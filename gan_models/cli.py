@@ -101,7 +101,8 @@ class Progress:
 @_opt("--cont", key="cont", help="Number of continuous codes U(-1, 1).")
 @_opt("--lambda-cat", key="lambda_cat", help="Weight of the categorical information term.")
 @_opt("--lambda-cont", key="lambda_cont", help="Weight of the continuous information term.")
-@_opt("--lambda-real-mi", key="lambda_real_mi", help="Weight of I(c_hat; x) on real images.")
+@_opt("--lambda-real-mi", key="lambda_real_mi",
+      help="Weight of I(c_hat; x) on real images (with --code-invariance each code read through its own view).")
 @_opt("--real-mi-start", key="real_mi_start",
       help="The real-image MI term trains D and Q from this fraction of the steps on; before, it is only logged "
            "(0: from the first step).")
