@@ -1,6 +1,8 @@
 """study: specs checked before anything starts, the smoke study end to end, resumable and idempotent runs,
-diverged and crashed runs, one study process per directory, tables, and Ray against the local executor."""
+diverged and crashed runs, signals and killed workers, one study process per directory, tables, and Ray against the
+local executor."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -455,6 +457,41 @@ def test_a_signal_to_the_study_saves_every_run_in_training_and_ends_its_workers(
         run_dir = next(out.glob(f"work/line/seed{r['seed']}-*"))
         saved = read_checkpoint(run_dir / "ckpt.pt")["step"]
         assert saved == r["step"] > 0              # saved where the log ends: at the step the signal let finish
+
+
+SHORT = """
+name = "short"
+seeds = [0, 1, 2]
+[budgets.smoke]
+train = { steps = 120, batch_size = 8, log_every = 1, ckpt_every = 20, eval_size = 100 }
+eval = { n_samples = 200, traversal_bases = 2, dci_max_train = 100, mlp = false }
+[[rows]]
+name = "line"
+preset = "infogan-line"
+dataset = "basicprop-line"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+def test_a_killed_worker_breaks_the_pool_and_every_run_still_ends_done(tmp_path):
+    """kill -9 of a worker while two runs train: both go to a new pool (resuming their checkpoints), the run not
+    yet started goes with them, and all three end done with one summary each."""
+    spec, out = _write_spec(tmp_path, SHORT), tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "study", "run", str(spec), "--out", str(out),
+                             "--budget", "smoke", "--jobs", "2", "--threads", "1"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 120
+    while not list(out.glob("work/line/seed*-*/ckpt.pt")):
+        assert proc.poll() is None and time.time() < end, proc.communicate()
+        time.sleep(0.1)
+    workers = [pid for pid in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err
+    assert [r["state"] for r in api.study_status(out)["runs"]] == ["done", "done", "done"]
+    assert sorted(p.name for p in out.glob("runs/*.json")) == [f"line--seed{s}.json" for s in range(3)]
+    assert "3 runs finished, 0 skipped (already done), 0 failed" in stdout
 
 
 def test_the_tuned_mnist_preset_is_the_study_row_it_reports(tmp_path):
