@@ -1,6 +1,7 @@
 """study: specs checked before anything starts, the smoke study end to end, resumable and idempotent runs,
 diverged and crashed runs, signals and killed workers, one study process per directory, tables, and Ray against the
 local executor."""
+import contextlib
 import json
 import os
 import signal
@@ -481,13 +482,19 @@ def test_a_killed_worker_breaks_the_pool_and_every_run_still_ends_done(tmp_path)
     proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "study", "run", str(spec), "--out", str(out),
                              "--budget", "smoke", "--jobs", "2", "--threads", "1"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    end = time.time() + 120
-    while not list(out.glob("work/line/seed*-*/ckpt.pt")):
-        assert proc.poll() is None and time.time() < end, proc.communicate()
-        time.sleep(0.1)
-    workers = [pid for pid in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-    os.kill(workers[0], signal.SIGKILL)
-    stdout, err = proc.communicate(timeout=400)
+    try:
+        end = time.time() + 120
+        while not list(out.glob("work/line/seed*-*/ckpt.pt")):
+            assert proc.poll() is None and time.time() < end, proc.communicate()
+            time.sleep(0.1)
+        workers = [pid for pid in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(workers[0], signal.SIGKILL)
+        stdout, err = proc.communicate(timeout=400)
+    finally:                                    # a failed check leaves no study running
+        if proc.poll() is None:
+            for pid in _children(proc.pid) + [proc.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 0, err
     assert [r["state"] for r in api.study_status(out)["runs"]] == ["done", "done", "done"]
     assert sorted(p.name for p in out.glob("runs/*.json")) == [f"line--seed{s}.json" for s in range(3)]
