@@ -18,7 +18,7 @@ import torch
 
 from basicprop.clitools import fail
 from eval.encoder_direction import load_real, read_q
-from gan_models.checkpoint import load_checkpoint
+from scored_checkpoints import each_scored
 
 
 def layout(codes: np.ndarray, factors: np.ndarray, sizes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -74,11 +74,7 @@ def main() -> None:
     if args.n < 1 or args.q_draws < 0:
         fail(f"--n must be at least 1 and --q-draws at least 0, got {args.n} and {args.q_draws}")
     torch.set_grad_enabled(False)
-    for path in args.ckpt:
-        try:
-            result = read_layout(load_checkpoint(path), args.n, args.q_draws, args.seed)
-        except (ValueError, OSError) as exc:
-            fail(f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    for path, result in each_scored(args.ckpt, lambda m: read_layout(m, args.n, args.q_draws, args.seed)):
         print(f"{path}\n{format_layout(result)}")
 
 

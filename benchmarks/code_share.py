@@ -25,7 +25,7 @@ from basicprop.clitools import fail
 from basicprop.images import to_uint8
 from eval.measure import slant_width
 from eval.traversal import sweep_latent, sweep_spearman
-from gan_models.checkpoint import load_checkpoint
+from scored_checkpoints import each_scored
 
 PROPERTIES = ("slant", "width")
 
@@ -68,11 +68,7 @@ def main() -> None:
     if args.bases < 20 or args.steps < 3:
         fail(f"--bases must be at least 20 and --steps at least 3, got {args.bases} and {args.steps}")
     torch.set_grad_enabled(False)
-    for path in args.ckpt:
-        try:
-            result = code_share(load_checkpoint(path), args.bases, args.steps, args.seed)
-        except (ValueError, OSError) as exc:
-            fail(f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    for path, result in each_scored(args.ckpt, lambda m: code_share(m, args.bases, args.steps, args.seed)):
         cells = [f"{code} {name}: along {v['along']:+.2f} share {v['share']:.2f}"
                  for code, row in result.items() for name, v in row.items()]
         print(f"{path}\n  " + "\n  ".join(cells))
