@@ -166,6 +166,14 @@ def _ink_moments_basis(x: torch.Tensor):
     return ink, mass, cy, cx, rows.view(1, h, 1) - cy.view(n, 1, 1), cols.view(1, 1, w) - cx.view(n, 1, 1)
 
 
+def _central_moments(x: torch.Tensor):
+    """The ink's second central moments mu20 (along x), mu02 (along y) and mu11, each (n,), and its centroid's row
+    cy (n,): what ``eval.measure.slant_width`` reads slant and width from."""
+    ink, mass, cy, _, dy, dx = _ink_moments_basis(x)
+    return ((ink * dx * dx).sum((1, 2)) / mass, (ink * dy * dy).sum((1, 2)) / mass,
+            (ink * dx * dy).sum((1, 2)) / mass, cy)
+
+
 NORMAL_SPREAD_PX = 5.0     # "normalize_size": the RMS distance of the ink from its centroid after normalising
 
 
@@ -192,9 +200,7 @@ def _deslant(x: torch.Tensor) -> torch.Tensor:
     differentiated through (the gradient flows through the resampling only)."""
     n, _, h, w = x.shape
     with torch.no_grad():
-        ink, mass, cy, _, dy, dx = _ink_moments_basis(x)
-        mu02 = (ink * dy * dy).sum((1, 2)) / mass
-        mu11 = (ink * dx * dy).sum((1, 2)) / mass
+        _, mu02, mu11, cy = _central_moments(x)
         k = torch.where(mu02 > 1e-6, mu11 / mu02.clamp(min=1e-6), torch.zeros_like(mu02))
         theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
@@ -209,6 +215,25 @@ def _bounding_box(x: torch.Tensor) -> torch.Tensor:
     square they span), so what is kept is the extent along each axis and the brightness; the outline inside it is
     lost. Differentiable through the maxima (the gradient reaches each row's and column's brightest pixel)."""
     return torch.minimum(x.amax(3, keepdim=True), x.amax(2, keepdim=True))
+
+
+WIDTH_BAR_ROWS = (4, 24)   # "width_bar": the rows the bar fills
+
+
+def _width_bar(x: torch.Tensor) -> torch.Tensor:
+    """Each image replaced by an upright bar at full brightness, rows WIDTH_BAR_ROWS, centred, whose columns follow a
+    Gaussian of std the ink's width across its slant, sqrt(mu20 - mu11^2 / mu02) -- the width of
+    ``eval.measure.slant_width`` (clamped at 0.5 px). Everything but that one number is gone: outline, slant, height,
+    thickness, brightness and position. Differentiable through the moments, so every pixel of ink gets a gradient
+    (``box`` passes one only to each row's and column's brightest pixel)."""
+    n, _, h, w = x.shape
+    mu20, mu02, mu11, _ = _central_moments(x)
+    width = (mu20 - mu11 ** 2 / mu02.clamp(min=1e-6)).clamp(min=0.25).sqrt()
+    cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5 - w / 2
+    profile = torch.exp(-cols.view(1, w) ** 2 / (2 * width.view(n, 1) ** 2))
+    rows = torch.zeros(h, device=x.device, dtype=x.dtype)
+    rows[WIDTH_BAR_ROWS[0]:WIDTH_BAR_ROWS[1]] = 1
+    return (rows.view(1, h, 1) * profile.view(n, 1, w)).unsqueeze(1)
 
 
 def _scale_about_corner(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -257,6 +282,8 @@ INVARIANCES = {
                 lambda x, g: _deslant(x)),
     "box": ("the outline within the ink's extent (the ink's bounding box; not random)",
             lambda x, g: _bounding_box(x)),
+    "width_bar": ("everything but the width across the slant (a bar with the ink's moment width; not random)",
+                  lambda x, g: _width_bar(x)),
     # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the
     # right edge, the centre or any other point of the ink that depends on the size
     "left_edge": ("size and vertical position (scaled about the ink's top-left corner, circular vertical shifts)",

@@ -10,7 +10,8 @@ from basicprop.images import to_uint8
 from basicprop.kinds.shapes import SHAPES, SIZES, shape_mask
 from eval.measure import slant_width
 from gan_models import losses
-from gan_models.augment import BLUR_SIGMA_PX, INVARIANCES, NO_INVARIANCE, SOFTEN_SIGMA_PX, invariance_view
+from gan_models.augment import (BLUR_SIGMA_PX, INVARIANCES, NO_INVARIANCE, SOFTEN_SIGMA_PX, WIDTH_BAR_ROWS,
+                                invariance_view)
 from gan_models.checkpoint import build_model
 from gan_models.infogan import Batch
 from gan_models.config import CODE_INVARIANCES, make_config
@@ -150,6 +151,26 @@ def test_deslant_removes_the_slant_and_keeps_the_width_across_it():
     assert torch.allclose(_view("deslant", upright), upright, atol=1e-5)
 
 
+def test_width_bar_keeps_the_width_across_the_slant_alone():
+    """Each image becomes an upright bar whose column profile has the std eval.measure.slant_width reads as the
+    ink's width; brightness and position leave it as it is, and the gradient reaches every pixel of ink."""
+    x = _parallelograms()
+    y = _view("width_bar", x)
+    profile = y[:, 0, 14]
+    cols = torch.arange(28) + 0.5 - 14
+    std = ((profile * cols ** 2).sum(1) / profile.sum(1)).sqrt()
+    measured = torch.tensor(slant_width(to_uint8(x))[:, 1], dtype=torch.float)
+    assert measured.max() - measured.min() > 1.0                     # the bars' widths differ
+    assert torch.allclose(std, measured, atol=0.02)
+    assert torch.equal(y[:, 0, :WIDTH_BAR_ROWS[0]], torch.zeros(len(x), WIDTH_BAR_ROWS[0], 28))
+    assert torch.equal(y[:, 0, WIDTH_BAR_ROWS[0]:WIDTH_BAR_ROWS[1]], profile[:, None].expand(-1, 20, -1))
+    moved = 0.4 * torch.roll(x, (2, -3), (2, 3))
+    assert torch.allclose(_view("width_bar", moved), y, atol=1e-5)
+    ink = x[:1].clone().requires_grad_(True)
+    _view("width_bar", ink)[0, 0, 14, 16].backward()
+    assert bool((ink.grad[0, 0][x[0, 0] > 0] != 0).all())
+
+
 @pytest.mark.parametrize("name, sigma_px", [("blur", BLUR_SIGMA_PX), ("soften", SOFTEN_SIGMA_PX)])
 def test_blur_keeps_mass_centre_and_extent_and_spreads_each_image_by_its_own_std(name, sigma_px):
     """A point becomes a Gaussian of std in the nuisance's range (its variance along each axis, one std per image,
@@ -244,7 +265,8 @@ def test_joined_nuisances_apply_left_to_right_from_one_stream():
 def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
     a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
-    assert torch.equal(a, b) and (name in ("normalize_size", "deslant", "box")) == torch.equal(a, c)  # not drawn
+    not_drawn = name in ("normalize_size", "deslant", "box", "width_bar")
+    assert torch.equal(a, b) and not_drawn == torch.equal(a, c)  # not drawn
     a.sum().backward()
     assert float(x.grad.abs().sum()) > 0
 
