@@ -231,6 +231,21 @@ def test_the_pooled_ceiling_is_one_for_alike_groups_and_one_half_for_two_apart()
     assert pooled_spearman_ceiling(alike + 10 * g, np.zeros(20000, int)) == pytest.approx(1.0)
 
 
+def test_a_balanced_ceiling_counts_every_group_alike():
+    """balanced=True is the plain ceiling of the data with each group repeated up to one count (ties between the
+    copies included), and equals it when the groups are already of one size."""
+    rng = np.random.default_rng(1)
+    g = np.repeat([0, 1, 2], [50, 100, 25])
+    values = rng.normal(size=len(g)) + 1.5 * g
+    copies = np.repeat(np.arange(len(g)), np.select([g == 0, g == 1, g == 2], [2, 1, 4]))
+    plain = pooled_spearman_ceiling(values[copies], g[copies])
+    assert pooled_spearman_ceiling(values, g, balanced=True) == pytest.approx(plain, abs=1e-12)
+    assert abs(pooled_spearman_ceiling(values, g) - plain) > 0.01
+    even = np.repeat([0, 1], 40)
+    assert pooled_spearman_ceiling(values[:80], even, balanced=True) == pytest.approx(
+        pooled_spearman_ceiling(values[:80], even), abs=1e-12)
+
+
 # ------------------------------------------------------------------------------- the untrained baseline
 def test_untrained_like_is_the_initial_network_and_leaves_the_global_rng_alone(untrained_ckpt):
     from gan_models import load_checkpoint
