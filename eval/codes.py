@@ -83,15 +83,15 @@ def pooled_spearman_ceiling(values: np.ndarray, groups: np.ndarray, balanced: bo
     for g in np.unique(groups):
         inside = groups == g
         percentile[inside] = (rankdata(values[inside]) - 0.5) / inside.sum()
-        weights[inside] = 1 / inside.sum() if balanced else 1.0
-    if not balanced:
-        return float(spearmanr(percentile, values).statistic)
+        if balanced:
+            weights[inside] = 1 / inside.sum()
     return _weighted_pearson(_weighted_ranks(percentile, weights), _weighted_ranks(values, weights), weights)
 
 
 def _weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Each value's mid-rank when value i counts weights[i] times: the weight below it plus half its ties'."""
-    unique, inverse = np.unique(values, return_inverse=True)
+    """Each value's mid-rank when value i counts weights[i] times: the weight below it plus half its ties' (with
+    unit weights Spearman's ranks less 1/2)."""
+    _, inverse = np.unique(values, return_inverse=True)
     per_value = np.bincount(inverse, weights=weights)
     below = np.cumsum(per_value) - per_value
     return (below + per_value / 2)[inverse]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy.stats import rankdata, spearmanr
 
 from basicprop import get_kind
 from basicprop.images import to_uint8
@@ -241,6 +242,9 @@ def test_a_balanced_ceiling_counts_every_group_alike():
     plain = pooled_spearman_ceiling(values[copies], g[copies])
     assert pooled_spearman_ceiling(values, g, balanced=True) == pytest.approx(plain, abs=1e-12)
     assert abs(pooled_spearman_ceiling(values, g) - plain) > 0.01
+    percentile = np.concatenate([(rankdata(values[g == k]) - 0.5) / np.sum(g == k) for k in range(3)])
+    assert pooled_spearman_ceiling(values, g) == pytest.approx(                       # the plain one is Spearman's
+        spearmanr(percentile, np.concatenate([values[g == k] for k in range(3)])).statistic, abs=1e-12)
     even = np.repeat([0, 1], 40)
     assert pooled_spearman_ceiling(values[:80], even, balanced=True) == pytest.approx(
         pooled_spearman_ceiling(values[:80], even), abs=1e-12)
