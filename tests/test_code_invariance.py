@@ -266,7 +266,7 @@ def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
     a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
     not_drawn = name in ("normalize_size", "deslant", "box", "width_bar")
-    assert torch.equal(a, b) and not_drawn == torch.equal(a, c)  # not drawn
+    assert torch.equal(a, b) and not_drawn == torch.equal(a, c)
     a.sum().backward()
     assert float(x.grad.abs().sum()) > 0
 
