@@ -25,7 +25,7 @@ from basicprop.clitools import fail
 from basicprop.images import to_uint8
 from eval.measure import slant_width
 from eval.traversal import sweep_latent, sweep_spearman
-from scored_checkpoints import each_scored
+from scored_checkpoints import each_scored, require_mnist_cinfogan
 
 PROPERTIES = ("slant", "width")
 
@@ -33,10 +33,7 @@ PROPERTIES = ("slant", "width")
 def code_share(model, bases: int = 300, steps: int = 9, seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
     """{code: {property: {"along": mean Spearman ρ along a sweep, "share": within-label variance share}}} for each
     continuous code of a C-InfoGAN ``model`` (a loaded checkpoint) trained on MNIST."""
-    if model.dataset_meta.get("kind") != "mnist" or not model.spec.cond or not model.spec.cont:
-        raise ValueError("needs a C-InfoGAN checkpoint trained on MNIST with continuous codes "
-                         f"(this one: dataset {model.dataset_meta.get('dataset')!r}, label classes "
-                         f"{model.spec.cond}, continuous codes {model.spec.cont})")
+    require_mnist_cinfogan(model, continuous=True)
     base = model.sample_latent(bases, torch.Generator().manual_seed(seed))
     labels = base.y.cpu().numpy()
     values = torch.linspace(-1.0, 1.0, steps)

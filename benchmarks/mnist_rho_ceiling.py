@@ -24,7 +24,7 @@ from basicprop.images import to_uint8
 from basicprop.mnist import load_mnist
 from eval.codes import pooled_spearman_ceiling
 from eval.measure import slant_width
-from scored_checkpoints import each_scored
+from scored_checkpoints import each_scored, require_mnist_cinfogan
 
 PROPERTIES = ("slant", "width")
 
@@ -45,9 +45,7 @@ def ceilings(split: str = "test", data_dir=None) -> dict[str, dict]:
 
 def generator_ceilings(model, n: int = 5000, seed: int = 0) -> dict[str, dict]:
     """:func:`ceilings_of` ``n`` images of a C-InfoGAN checkpoint trained on MNIST, labels as it draws them."""
-    if model.dataset_meta.get("kind") != "mnist" or model.spec.cond != 10:
-        raise ValueError("needs a C-InfoGAN checkpoint trained on MNIST "
-                         f"(this one: dataset {model.dataset_meta.get('dataset')!r}, label classes {model.spec.cond})")
+    require_mnist_cinfogan(model)
     latent = model.sample_latent(n, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         images = to_uint8(model.generate(latent))

@@ -1,4 +1,5 @@
-"""The checkpoint loop of the scripts that read checkpoints given on their command line (code_share, code_layout)."""
+"""The checkpoint loop of the scripts that read checkpoints given on their command line (code_share, code_layout,
+mnist_rho_ceiling), and the check of those that read a C-InfoGAN trained on MNIST."""
 from __future__ import annotations
 
 from typing import Callable, Iterator
@@ -16,3 +17,13 @@ def each_scored(paths: list[str], score: Callable) -> Iterator[tuple[str, object
         except (ValueError, OSError) as exc:
             fail(f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}")
         yield path, result
+
+
+def require_mnist_cinfogan(model, continuous: bool = False) -> None:
+    """ValueError unless ``model`` (a loaded checkpoint) is a C-InfoGAN trained on MNIST, with continuous codes if
+    ``continuous``."""
+    if model.dataset_meta.get("kind") != "mnist" or not model.spec.cond or (continuous and not model.spec.cont):
+        wanted = " with continuous codes" if continuous else ""
+        raise ValueError(f"needs a C-InfoGAN checkpoint trained on MNIST{wanted} (this one: dataset "
+                         f"{model.dataset_meta.get('dataset')!r}, label classes {model.spec.cond}, continuous codes "
+                         f"{model.spec.cont})")
