@@ -217,11 +217,13 @@ def _bounding_box(x: torch.Tensor) -> torch.Tensor:
     return torch.minimum(x.amax(3, keepdim=True), x.amax(2, keepdim=True))
 
 
-WIDTH_BAR_ROWS = (4, 24)   # "width_bar": the rows the bar fills
+BAR_ROWS = (4, 24)         # "width_bar", "slant_bar": the rows the bar fills
+SLANT_BAR_STD_PX = 1.5     # "slant_bar": the std of the bar's Gaussian cross-section
+SLANT_BAR_MAX = 1.5        # "slant_bar": the slant is clamped to this many px per row (MNIST's lie within 1.1)
 
 
 def _width_bar(x: torch.Tensor) -> torch.Tensor:
-    """Each image replaced by an upright bar at full brightness, rows WIDTH_BAR_ROWS, centred, whose columns follow a
+    """Each image replaced by an upright bar at full brightness, rows BAR_ROWS, centred, whose columns follow a
     Gaussian of std the ink's width across its slant, sqrt(mu20 - mu11^2 / mu02) -- the width of
     ``eval.measure.slant_width`` (clamped at 0.5 px). Everything but that one number is gone: outline, slant, height,
     thickness, brightness and position. Differentiable through the moments, so every pixel of ink gets a gradient
@@ -231,9 +233,30 @@ def _width_bar(x: torch.Tensor) -> torch.Tensor:
     width = (mu20 - mu11 ** 2 / mu02.clamp(min=1e-6)).clamp(min=0.25).sqrt()
     cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5 - w / 2
     profile = torch.exp(-cols.view(1, w) ** 2 / (2 * width.view(n, 1) ** 2))
-    rows = torch.zeros(h, device=x.device, dtype=x.dtype)
-    rows[WIDTH_BAR_ROWS[0]:WIDTH_BAR_ROWS[1]] = 1
-    return (rows.view(1, h, 1) * profile.view(n, 1, w)).unsqueeze(1)
+    return (_bar_rows(x).view(1, h, 1) * profile.view(n, 1, w)).unsqueeze(1)
+
+
+def _bar_rows(x: torch.Tensor) -> torch.Tensor:
+    """(h,): 1 on the rows BAR_ROWS, 0 elsewhere."""
+    rows = torch.zeros(x.shape[2], device=x.device, dtype=x.dtype)
+    rows[BAR_ROWS[0]:BAR_ROWS[1]] = 1
+    return rows
+
+
+def _slant_bar(x: torch.Tensor) -> torch.Tensor:
+    """Each image replaced by a bar at full brightness, rows BAR_ROWS, through the image's centre, leaning by the
+    ink's slant: its columns follow a Gaussian of std SLANT_BAR_STD_PX about x = k (y - y_centre), k = mu11 / mu02
+    of the ink's moments, so ``eval.measure.slant_width`` reads the ink's slant from it (k clamped at
+    +-SLANT_BAR_MAX). Everything but that one number is gone: outline, width, height, thickness, brightness and
+    position. Differentiable through the moments, so every pixel of ink gets a gradient."""
+    n, _, h, w = x.shape
+    _, mu02, mu11, _ = _central_moments(x)
+    k = (mu11 / mu02.clamp(min=1e-6)).clamp(-SLANT_BAR_MAX, SLANT_BAR_MAX)
+    rows = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5 - h / 2
+    cols = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5 - w / 2
+    offset = cols.view(1, 1, w) - k.view(n, 1, 1) * rows.view(1, h, 1)
+    profile = torch.exp(-offset ** 2 / (2 * SLANT_BAR_STD_PX ** 2))
+    return (_bar_rows(x).view(1, h, 1) * profile).unsqueeze(1)
 
 
 def _scale_about_corner(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -284,6 +307,8 @@ INVARIANCES = {
             lambda x, g: _bounding_box(x)),
     "width_bar": ("everything but the width across the slant (a bar with the ink's moment width; not random)",
                   lambda x, g: _width_bar(x)),
+    "slant_bar": ("everything but the slant (a bar leaning by the ink's moment slant; not random)",
+                  lambda x, g: _slant_bar(x)),
     # position as the left (top) edge, whatever the size: G cannot keep such a code readable by moving the
     # right edge, the centre or any other point of the ink that depends on the size
     "left_edge": ("size and vertical position (scaled about the ink's top-left corner, circular vertical shifts)",

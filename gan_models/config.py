@@ -19,7 +19,7 @@ PRECISIONS = ("fp32", "bf16")
 LR_SCALES = ("none", "sqrt", "linear")
 # what a code may be read through (gan_models.augment.INVARIANCES; "none": the fakes as drawn)
 CODE_INVARIANCES = ("none", "shift", "shift_x", "shift_y", "scale", "scale_x", "scale_y", "shear_x", "brightness",
-                    "blur", "soften", "stroke", "normalize_size", "deslant", "box", "width_bar",
+                    "blur", "soften", "stroke", "normalize_size", "deslant", "box", "width_bar", "slant_bar",
                     "left_edge", "top_edge")
 LR_REFERENCE_BATCH = 64     # the paper's batch: with lr_scale, lr_d and lr_g are the learning rates at this batch
 LR_MAX_FACTOR = 4.0         # lr_scale never multiplies them by more (sqrt reaches it at batch 1024)

@@ -10,8 +10,8 @@ from basicprop.images import to_uint8
 from basicprop.kinds.shapes import SHAPES, SIZES, shape_mask
 from eval.measure import slant_width
 from gan_models import losses
-from gan_models.augment import (BLUR_SIGMA_PX, INVARIANCES, NO_INVARIANCE, SOFTEN_SIGMA_PX, WIDTH_BAR_ROWS,
-                                invariance_view)
+from gan_models.augment import (BAR_ROWS, BLUR_SIGMA_PX, INVARIANCES, NO_INVARIANCE, SLANT_BAR_STD_PX,
+                                SOFTEN_SIGMA_PX, invariance_view)
 from gan_models.checkpoint import build_model
 from gan_models.infogan import Batch
 from gan_models.config import CODE_INVARIANCES, make_config
@@ -162,12 +162,36 @@ def test_width_bar_keeps_the_width_across_the_slant_alone():
     measured = torch.tensor(slant_width(to_uint8(x))[:, 1], dtype=torch.float)
     assert measured.max() - measured.min() > 1.0                     # the bars' widths differ
     assert torch.allclose(std, measured, atol=0.02)
-    assert torch.equal(y[:, 0, :WIDTH_BAR_ROWS[0]], torch.zeros(len(x), WIDTH_BAR_ROWS[0], 28))
-    assert torch.equal(y[:, 0, WIDTH_BAR_ROWS[0]:WIDTH_BAR_ROWS[1]], profile[:, None].expand(-1, 20, -1))
+    assert torch.equal(y[:, 0, :BAR_ROWS[0]], torch.zeros(len(x), BAR_ROWS[0], 28))
+    assert torch.equal(y[:, 0, BAR_ROWS[0]:BAR_ROWS[1]], profile[:, None].expand(-1, 20, -1))
     moved = 0.4 * torch.roll(x, (2, -3), (2, 3))
     assert torch.allclose(_view("width_bar", moved), y, atol=1e-5)
     ink = x[:1].clone().requires_grad_(True)
     _view("width_bar", ink)[0, 0, 14, 16].backward()
+    assert bool((ink.grad[0, 0][x[0, 0] > 0] != 0).all())
+
+
+def test_slant_bar_keeps_the_slant_alone():
+    """Each image becomes one bar through the centre, of one cross-section, leaning by the slant
+    eval.measure.slant_width reads from the ink; width, brightness and position leave it as it is, and the gradient
+    reaches every pixel of ink."""
+    x = _parallelograms()
+    y = _view("slant_bar", x)
+    measured = slant_width(to_uint8(x))
+    assert measured[:, 0].max() - measured[:, 0].min() > 0.8            # the bars lean differently
+    assert abs(slant_width(to_uint8(y))[:, 0] - measured[:, 0]).max() < 0.02
+    centre_row = y[:, 0, 13:15].mean(1)                                  # rows 13-14 straddle the centre
+    cols = torch.arange(28) + 0.5 - 14
+    mean = (centre_row * cols).sum(1) / centre_row.sum(1)
+    std = ((centre_row * (cols - mean.view(-1, 1)) ** 2).sum(1) / centre_row.sum(1)).sqrt()
+    assert mean.abs().max() < 0.05 and (std - SLANT_BAR_STD_PX).abs().max() < 0.1
+    assert torch.equal(y[:, 0, :BAR_ROWS[0]], torch.zeros(len(x), BAR_ROWS[0], 28))
+    moved = 0.4 * torch.roll(x, (2, -3), (2, 3))
+    assert torch.allclose(_view("slant_bar", moved), y, atol=1e-5)
+    wider = torch.maximum(x, torch.roll(x, 1, 3))                       # each bar one pixel wider, same slant
+    assert torch.allclose(_view("slant_bar", wider), y, atol=0.05)
+    ink = x[:1].clone().requires_grad_(True)
+    _view("slant_bar", ink)[0, 0, 20, 16].backward()
     assert bool((ink.grad[0, 0][x[0, 0] > 0] != 0).all())
 
 
@@ -265,7 +289,7 @@ def test_joined_nuisances_apply_left_to_right_from_one_stream():
 def test_views_are_seeded_and_differentiable(name):
     x = _boxes(8).requires_grad_(True)
     a, b, c = _view(name, x, 0), _view(name, x, 0), _view(name, x, 1)
-    not_drawn = name in ("normalize_size", "deslant", "box", "width_bar")
+    not_drawn = name in ("normalize_size", "deslant", "box", "width_bar", "slant_bar")
     assert torch.equal(a, b) and not_drawn == torch.equal(a, c)
     a.sum().backward()
     assert float(x.grad.abs().sum()) > 0
